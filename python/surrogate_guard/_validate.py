@@ -1,0 +1,83 @@
+"""Input validation at the Python boundary: one place, clear messages.
+
+Every message names the argument (and for parameter arrays the column and the first
+offending row), what was expected, and what came.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+COLUMNS = ("strike", "barrier", "volatility", "maturity", "rate")
+# Columns that must be strictly positive (rate may be any finite number).
+_POSITIVE = (0, 1, 2, 3)
+
+
+def as_points(X: Any, name: str = "X") -> np.ndarray:
+    """Validate an oracle input and return it as a C-contiguous (n, 5) float64 array.
+
+    Accepts any real numeric array-like (converted to float64: the documented exception to
+    "no silent conversion", since pricing is always done in float64). Rejects bool, complex,
+    object and string dtypes, wrong ndim or width, NaN/inf, and non-positive strike, barrier,
+    volatility or maturity.
+    """
+    if isinstance(X, np.ndarray):
+        arr = X
+    else:
+        try:
+            arr = np.asarray(X)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{name}: expected a real numeric (n, 5) array, could not convert: {exc}") from None
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{name}: expected a real numeric dtype (float or int), got dtype {arr.dtype}; "
+            f"convert with np.asarray({name}, dtype=np.float64)"
+        )
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-d array of shape (n, 5), got ndim={arr.ndim} shape={arr.shape}")
+    if arr.shape[1] != len(COLUMNS):
+        raise ValueError(
+            f"{name}: expected {len(COLUMNS)} columns {COLUMNS}, got shape {arr.shape}"
+        )
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if arr.shape[0] == 0:
+        return arr
+    finite = np.isfinite(arr)
+    if not finite.all():
+        row, col = np.argwhere(~finite)[0]
+        raise ValueError(
+            f"{name}: column {col} ({COLUMNS[col]}) must be finite; row {row} holds {arr[row, col]!r}"
+        )
+    for col in _POSITIVE:
+        bad = arr[:, col] <= 0.0
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise ValueError(
+                f"{name}: column {col} ({COLUMNS[col]}) must be > 0; row {row} holds {arr[row, col]!r}"
+            )
+    return arr
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
+    """An integer argument (bool rejected), optionally bounded below."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    return value
+
+
+def check_float(value: Any, name: str, *, positive: bool = False, nonneg: bool = False) -> float:
+    """A finite real argument (bool rejected), optionally > 0 or >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value!r}")
+    if positive and value <= 0.0:
+        raise ValueError(f"{name}: expected > 0, got {value!r}")
+    if nonneg and value < 0.0:
+        raise ValueError(f"{name}: expected >= 0, got {value!r}")
+    return value
