@@ -2,8 +2,8 @@
 
 Reiner-Rubinstein (1991) formulas as collected by Haug, "The Complete Guide to Option
 Pricing Formulas", 2nd ed., section 4.17.1, without rebate. The terms with (H/S)^(2 mu)
-are evaluated in log space so that tiny volatilities (mu ~ r / sigma^2 in the thousands)
-neither overflow nor produce inf * 0. A Numba kernel, parallel over points; the scalar
+are evaluated in log space when the power is out of range, so that tiny volatilities
+(mu ~ r / sigma^2 in the thousands) neither overflow nor produce inf * 0. A Numba kernel, parallel over points; the scalar
 function ``barrier_price`` is kept importable as the readable reference.
 """
 from __future__ import annotations
@@ -71,11 +71,21 @@ def barrier_price(code: int, S: float, q: float, K: float, H: float, sig: float,
 
     A = phi * Sd * _ndtr(phi * x1) - phi * Kd * _ndtr(phi * x1 - phi * sst)
     B = phi * Sd * _ndtr(phi * x2) - phi * Kd * _ndtr(phi * x2 - phi * sst)
-    # (H/S)^(2(mu+1)) N(.) and (H/S)^(2 mu) N(.) in log space.
-    pC1 = math.exp(2.0 * (mu + 1.0) * lhs + _log_ndtr(eta * y1))
-    pC2 = math.exp(2.0 * mu * lhs + _log_ndtr(eta * y1 - eta * sst))
-    pD1 = math.exp(2.0 * (mu + 1.0) * lhs + _log_ndtr(eta * y2))
-    pD2 = math.exp(2.0 * mu * lhs + _log_ndtr(eta * y2 - eta * sst))
+    # (H/S)^(2 mu) overflows or underflows for tiny sigma^2 (mu ~ r / sigma^2): there the
+    # products with N(.) are formed in log space; otherwise one power serves all four terms.
+    e2mu = 2.0 * mu * lhs
+    if abs(e2mu) < 600.0:
+        p2mu = math.exp(e2mu)
+        hs2 = math.exp(2.0 * lhs)
+        pC2 = p2mu * _ndtr(eta * y1 - eta * sst)
+        pD2 = p2mu * _ndtr(eta * y2 - eta * sst)
+        pC1 = p2mu * hs2 * _ndtr(eta * y1)
+        pD1 = p2mu * hs2 * _ndtr(eta * y2)
+    else:
+        pC1 = math.exp(e2mu + 2.0 * lhs + _log_ndtr(eta * y1))
+        pC2 = math.exp(e2mu + _log_ndtr(eta * y1 - eta * sst))
+        pD1 = math.exp(e2mu + 2.0 * lhs + _log_ndtr(eta * y2))
+        pD2 = math.exp(e2mu + _log_ndtr(eta * y2 - eta * sst))
     C = phi * Sd * pC1 - phi * Kd * pC2
     D = phi * Sd * pD1 - phi * Kd * pD2
 
