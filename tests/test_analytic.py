@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import kind_points
-from ql_reference import quantlib_prices
+from surrogate_guard.quantlib_ref import quantlib_prices
 
 import surrogate_guard as sg
 from surrogate_guard.oracles.analytic import vanilla_price

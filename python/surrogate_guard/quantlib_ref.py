@@ -1,4 +1,4 @@
-"""QuantLib as an independent reference for barrier prices (test-only helper).
+"""QuantLib as an independent reference for barrier prices (optional: needs QuantLib installed).
 
 European barrier prices under GBM depend on volatility, rate and dividend only through
 sigma^2 T, r T and q T, so every point is priced by QuantLib at T' = 1 year (365 days,
