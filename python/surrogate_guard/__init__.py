@@ -5,6 +5,8 @@ Importing never needs a GPU; ``has_cuda()`` reports availability as data.
 from . import oracles, presets
 from ._device import has_cuda, resolve_device
 from .options import BARRIER_KINDS, OPTION_TYPES, BarrierOption
+from . import attacks, data, metrics
+from .surrogate import Surrogate
 
 __version__ = "0.1.0"
 
@@ -16,4 +18,8 @@ __all__ = [
     "resolve_device",
     "oracles",
     "presets",
+    "Surrogate",
+    "attacks",
+    "data",
+    "metrics",
 ]
