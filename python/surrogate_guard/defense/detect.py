@@ -1,0 +1,243 @@
+"""``detect``: find suspicious error maximizers, check nearby training rows against the oracle,
+and report suspects with the full cost of doing so.
+
+Stages: signals (free) -> seeds -> batched ascent (oracle, budgeted) -> flag maximizers with a
+large error inside dense data -> region growing around each flag, checking rows nearest first
+and growing around every confirmed suspect, until the region stops yielding or the budget ends.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._validate import as_points, check_float, check_int
+from .budget import BudgetExhausted, CountingOracle
+from .search import Maximizers, find_error_maximizers
+from .seeding import TrainingSignals, choose_seeds
+
+
+@dataclass(frozen=True)
+class DetectionReport:
+    """What ``detect`` found and what it cost.
+
+    flagged: indices into ``maximizers`` judged suspicious (large error, dense data).
+    suspects: training-row indices whose label disagrees with the oracle (checked).
+    checked: training-row indices whose label was checked against the oracle.
+    cost: oracle calls per stage, total, kernel steps, wall seconds per stage.
+    """
+
+    maximizers: Maximizers
+    flagged: np.ndarray
+    suspects: np.ndarray
+    checked: np.ndarray
+    oracle_values: np.ndarray  # (len(checked),) oracle at the checked rows
+    cost: dict
+    settings: dict
+    X_train: np.ndarray = field(repr=False)
+    y_train: np.ndarray = field(repr=False)
+
+    def recall(self, is_poison: np.ndarray) -> float:
+        """Share of truly poisoned rows reported as suspects."""
+        n = int(np.count_nonzero(is_poison))
+        return float(np.count_nonzero(is_poison[self.suspects]) / n) if n else float("nan")
+
+    def false_positive_rate(self, is_poison: np.ndarray) -> float:
+        """Share of clean rows wrongly reported as suspects."""
+        n_clean = int(np.count_nonzero(~is_poison))
+        return float(np.count_nonzero(~is_poison[self.suspects]) / n_clean) if n_clean else 0.0
+
+    def region_hit(self, region, radius_factor: float = 1.0) -> bool:
+        """Whether a flagged maximizer or a confirmed suspect lies within ``radius_factor`` x the
+        radius of the region's ball (``region``: ``sg.attacks.TriggerRegion``)."""
+        pts = [self.maximizers.points[self.flagged], self.X_train[self.suspects]]
+        pts = np.vstack([p for p in pts if len(p)]) if any(len(p) for p in pts) else np.empty((0, self.X_train.shape[1]))
+        return bool(len(pts)) and bool(np.any(region.distance(pts) <= radius_factor * region.radius))
+
+    def cleaned(self, mode: str = "drop") -> tuple[np.ndarray, np.ndarray]:
+        """The training set with suspects dropped (``"drop"``) or relabelled with their oracle value."""
+        keep = np.ones(len(self.y_train), dtype=bool)
+        keep[self.suspects] = False
+        if mode == "drop":
+            return self.X_train[keep], self.y_train[keep]
+        if mode == "relabel":
+            y = self.y_train.copy()
+            pos = {int(r): i for i, r in enumerate(self.checked)}
+            y[self.suspects] = self.oracle_values[[pos[int(r)] for r in self.suspects]]
+            return self.X_train, y
+        raise ValueError(f"mode: expected 'drop' or 'relabel', got {mode!r}")
+
+    def repair(self, surrogate, *, mode: str = "drop", **fit_kwargs):
+        """Retrain a surrogate like ``surrogate`` (same box, widths, activation) on the cleaned set."""
+        from ..surrogate import Surrogate
+
+        X, y = self.cleaned(mode)
+        fresh = Surrogate(surrogate.bounds, surrogate.y_scale, widths=surrogate.widths,
+                          activation=surrogate.activation, seed=fit_kwargs.get("seed", 0))
+        fresh.fit(X, y, **fit_kwargs)
+        return fresh
+
+    def to_dict(self) -> dict:
+        mx = self.maximizers
+        return {
+            "flagged": [
+                {"point": mx.points[i].tolist(), "error": float(mx.error[i]), "abs_error": float(np.sqrt(mx.error[i])),
+                 "n_near": int(mx.n_near[i])} for i in self.flagged
+            ],
+            "n_maximizers": len(mx),
+            "n_suspects": int(len(self.suspects)),
+            "n_checked": int(len(self.checked)),
+            "cost": self.cost,
+            "settings": self.settings,
+        }
+
+
+def _default_label_tol(z: np.ndarray) -> np.ndarray:
+    # A deterministic oracle reproduces an honest label to rounding; 1e-6 relative leaves room
+    # for labels computed on another machine or with another (converged) engine.
+    return 1e-6 * np.maximum(1.0, np.abs(z))
+
+
+def detect(surrogate, oracle, X_train, y_train, *, oracle_budget: int, seed: int = 0, strategy: str = "mixed",
+           search_fraction: float = 0.3, steps: int = 6, lr: float = 0.05, decay: float = 0.5,
+           decay_every: int = 3, fd_step: float = 1e-3, merge_radius: float = 0.05, density_radius: float = 0.1,
+           min_density: int = 20, error_threshold: float | None = None, check_radius: float = 0.1,
+           grow_radius: float = 0.05, batch: int = 32, label_tol=None, device: str = "cpu") -> DetectionReport:
+    """Detect poisoned training rows of ``surrogate`` with at most ``oracle_budget`` oracle points.
+
+    Args:
+        X_train: (n, d) training inputs; y_train: (n,) their (possibly poisoned) labels.
+        oracle_budget: total oracle points the defense may price (search + checks).
+        strategy: seeding strategy (``seeding.SEED_STRATEGIES``).
+        search_fraction: share of the budget for the ascent; the rest checks training rows.
+        error_threshold: |Y - Z| above which a maximizer in dense data is flagged; default
+            6 robust standard deviations (1.4826 x median) of the training residual |Y - y|: the
+            defender's own estimate of fit quality, insensitive to a minority of poisoned rows.
+        min_density: training points within ``density_radius`` for a maximizer to count as "in dense data".
+        label_tol: callable z -> tolerance, or a float; default 1e-6 max(1, |z|) (deterministic oracles).
+    """
+    t_all = time.perf_counter()
+    X_train = as_points(X_train, "X_train")
+    y_train = np.asarray(y_train, dtype=np.float64)
+    if y_train.shape != (X_train.shape[0],):
+        raise ValueError(f"y_train: expected shape ({X_train.shape[0]},) to match X_train, got {y_train.shape}")
+    if not np.isfinite(y_train).all():
+        raise ValueError(f"y_train: expected finite labels; row {int(np.argmax(~np.isfinite(y_train)))} is not")
+    if isinstance(oracle_budget, bool) or not isinstance(oracle_budget, (int, np.integer)):
+        raise TypeError(f"oracle_budget: expected an int, got {type(oracle_budget).__name__}")
+    if oracle_budget <= 0:
+        raise ValueError(f"oracle_budget: expected > 0 oracle calls, got {oracle_budget}")
+    search_fraction = check_float(search_fraction, "search_fraction", positive=True)
+    steps = check_int(steps, "steps", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
+    batch = check_int(batch, "batch", minimum=1)
+    min_density = check_int(min_density, "min_density", minimum=0)
+    rng = np.random.default_rng(seed)
+    from .. import kernels
+
+    d = X_train.shape[1]
+    lo, hi = surrogate.bounds[:, 0], surrogate.bounds[:, 1]
+    unit_train = (X_train - lo) / (hi - lo)
+    Z = CountingOracle(oracle, budget=int(oracle_budget))
+    timings: dict[str, float] = {}
+
+    # 1. Free signals.
+    t = time.perf_counter()
+    weights = surrogate.export(np.float64)
+    y_sur, g_sur = kernels.mlp_value_and_grad(weights, X_train, device=device)
+    grad_norm = np.linalg.norm(np.asarray(g_sur) * (hi - lo), axis=1)
+    signals = TrainingSignals(unit_train, y_train, np.asarray(y_sur), grad_norm, density_radius=density_radius)
+    if error_threshold is None:
+        # Robust to the poison itself: 6 robust standard deviations of the training residual.
+        error_threshold = 6.0 * 1.4826 * float(np.median(np.abs(np.asarray(y_sur) - y_train)))
+    error_threshold = check_float(error_threshold, "error_threshold", nonneg=True)
+    timings["signals_s"] = time.perf_counter() - t
+
+    # 2-3. Seeds and ascent, inside the search share of the budget.
+    t = time.perf_counter()
+    per_seed = steps * (2 * d + 1)
+    m = max(1, int(search_fraction * oracle_budget) // per_seed)
+    seeds_unit, seed_rows = choose_seeds(strategy, m, signals, d, rng)
+    seeds_raw = lo + seeds_unit * (hi - lo)
+    seeds_raw[seed_rows >= 0] = X_train[seed_rows[seed_rows >= 0]]
+    search_oracle = CountingOracle(oracle, budget=max(1, int(search_fraction * oracle_budget)))
+    search_oracle._cache = Z._cache  # one cache: points priced by the search are free for the checks
+    mx = find_error_maximizers(surrogate, search_oracle, seeds=seeds_raw, steps=steps, lr=lr,
+                               decay=decay, decay_every=decay_every, fd_step=fd_step, merge_radius=merge_radius,
+                               seed=seed, X_train=X_train, density_radius=density_radius, device=device)
+    Z.calls += search_oracle.calls
+    timings["search_s"] = time.perf_counter() - t
+    calls_search = Z.calls
+
+    # 4. Flag: large error inside dense data; most suspicious first.
+    big = np.sqrt(mx.error) >= error_threshold
+    dense = mx.n_near >= min_density
+    flagged = np.flatnonzero(big & dense)
+    flagged = flagged[np.argsort(-mx.score[flagged], kind="stable")]
+
+    # 5. Check training rows around each flag, growing around confirmed suspects.
+    t = time.perf_counter()
+    tol_fn = label_tol if callable(label_tol) else (
+        _default_label_tol if label_tol is None else (lambda z, v=float(label_tol): np.full_like(z, v)))
+    checked: dict[int, float] = {}
+    suspects: list[int] = []
+    # Seeds that are training rows were priced by the search: their labels are checked for free.
+    rows = np.unique(seed_rows[seed_rows >= 0])
+    seed_suspects: list[int] = []
+    if len(rows):
+        z = Z(X_train[rows])  # all cache hits
+        bad = np.abs(y_train[rows] - z) > tol_fn(z)
+        for i, zi, b in zip(rows, z, bad):
+            checked[int(i)] = float(zi)
+            if b:
+                suspects.append(int(i))
+                seed_suspects.append(int(i))
+    starts = [mx.unit[fi] for fi in flagged] + [unit_train[i] for i in seed_suspects]
+    for centre in starts:
+        queue = list(signals.tree.query_ball_point(centre, r=check_radius))
+        queue.sort(key=lambda i: np.linalg.norm(unit_train[i] - centre))
+        barren = 0
+        while queue and barren < 2 and Z.remaining > 0:
+            take = [i for i in queue[: batch] if i not in checked]
+            queue = queue[batch:]
+            if not take:
+                continue
+            take = take[: int(min(len(take), Z.remaining))]
+            try:
+                z = Z(X_train[take])
+            except BudgetExhausted:
+                break
+            bad = np.abs(y_train[take] - z) > tol_fn(z)
+            for i, zi, b in zip(take, z, bad):
+                checked[i] = float(zi)
+                if b:
+                    suspects.append(i)
+            new = [take[k] for k in np.flatnonzero(bad)]
+            barren = 0 if new else barren + 1
+            if new:
+                grow = set()
+                for nb in signals.tree.query_ball_point(unit_train[new], r=grow_radius):
+                    grow.update(nb)
+                grow -= set(checked)
+                grow -= set(queue)
+                queue = queue + sorted(grow, key=lambda i: np.min(np.linalg.norm(unit_train[new] - unit_train[i], axis=1)))
+    timings["check_s"] = time.perf_counter() - t
+    timings["total_s"] = time.perf_counter() - t_all
+    checked_idx = np.fromiter(checked.keys(), dtype=np.int64, count=len(checked))
+    cost = {
+        "oracle_calls": int(Z.calls),
+        "oracle_calls_search": int(calls_search),
+        "oracle_calls_check": int(Z.calls - calls_search),
+        "oracle_budget": int(oracle_budget),
+        "relabel_all_calls": int(len(X_train)),
+        "fraction_of_relabel_all": float(Z.calls / len(X_train)),
+        "kernel_steps": int(mx.kernel_steps),
+        **{k: float(v) for k, v in timings.items()},
+    }
+    cost["calls_free_seed_checks"] = int(len(rows))
+    settings = {"strategy": strategy, "seeds": int(m), "steps": steps, "error_threshold": float(error_threshold),
+                "min_density": min_density, "density_radius": density_radius, "check_radius": check_radius,
+                "grow_radius": grow_radius, "seed": seed}
+    return DetectionReport(mx, flagged, np.array(sorted(set(suspects)), dtype=np.int64), checked_idx,
+                           np.array([checked[i] for i in checked_idx]), cost, settings, X_train, y_train)

@@ -1,0 +1,93 @@
+"""Where the ascent starts: oracle-free signals over the training set, and exploration moves.
+
+Strategies (``SEED_STRATEGIES``): "random" (uniform restarts), "density" (densest training
+points), "residual" (training points where the surrogate disagrees with its own label, weighted
+by density), "gradient" (largest surrogate input-gradient norm), "disagreement" (label far from
+the median of its neighbours' labels), "levy" (Levy flights around the best of the others),
+"mixed" (the default: residual, disagreement and gradient ranks, plus a Levy share).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+SEED_STRATEGIES = ("random", "density", "residual", "gradient", "disagreement", "levy", "mixed")
+
+
+def levy_steps(rng: np.random.Generator, m: int, d: int, beta: float = 1.5) -> np.ndarray:
+    """(m, d) Levy-stable steps by Mantegna's algorithm (heavy tails: mostly short, some long)."""
+    sig = (math.gamma(1 + beta) * math.sin(math.pi * beta / 2)
+           / (math.gamma((1 + beta) / 2) * beta * 2 ** ((beta - 1) / 2))) ** (1 / beta)
+    u = rng.normal(0.0, sig, (m, d))
+    v = rng.normal(0.0, 1.0, (m, d))
+    return u / np.abs(v) ** (1 / beta)
+
+
+class TrainingSignals:
+    """Cheap per-row signals on the training set (unit box coordinates), computed once."""
+
+    def __init__(self, unit_train: np.ndarray, y_train: np.ndarray, y_surrogate: np.ndarray,
+                 grad_norm: np.ndarray, k: int = 16, density_radius: float = 0.1) -> None:
+        from scipy.spatial import cKDTree
+
+        self.unit = unit_train
+        self.tree = cKDTree(unit_train)
+        k = min(k + 1, len(unit_train))
+        _, nbr = self.tree.query(unit_train, k=k)
+        nbr = nbr[:, 1:] if k > 1 else nbr
+        self.density = np.array([len(v) for v in self.tree.query_ball_point(unit_train, r=density_radius)]) - 1
+        self.residual = np.abs(y_surrogate - y_train)
+        self.disagreement = np.abs(y_train - np.median(y_train[nbr], axis=1)) if k > 1 else np.zeros(len(y_train))
+        self.grad_norm = grad_norm
+
+    def ranked(self, name: str) -> np.ndarray:
+        """Row indices, best seed first, for one signal."""
+        dens = np.log1p(np.maximum(self.density, 0))
+        score = {
+            "density": self.density.astype(float),
+            "residual": self.residual * dens,
+            "gradient": self.grad_norm * dens,
+            "disagreement": self.disagreement * dens,
+        }[name]
+        return np.argsort(-score, kind="stable")
+
+
+def choose_seeds(strategy: str, m: int, signals: TrainingSignals | None, d: int,
+                 rng: np.random.Generator, *, spread: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Seeds: (m, d) unit-box points and (m,) the training row each one is (-1 if none).
+
+    Ranked strategies sample m distinct rows among the top ``spread * m`` so that near-duplicates
+    of one hot spot do not take every seed. A seed that is a training row gets its label checked
+    for free: the ascent prices it at step 0 anyway.
+    """
+    if strategy not in SEED_STRATEGIES:
+        raise ValueError(f"strategy: expected one of {SEED_STRATEGIES}, got {strategy!r}")
+    none = np.full(m, -1, dtype=np.int64)
+    if strategy == "random" or signals is None:
+        return rng.random((m, d)), none
+
+    def top(name: str, k: int, exclude=()) -> np.ndarray:
+        order = signals.ranked(name)
+        if len(exclude):
+            order = order[~np.isin(order, exclude)]
+        order = order[: max(k, spread * k)]
+        return rng.choice(order, size=min(k, len(order)), replace=False)
+
+    if strategy in ("density", "residual", "gradient", "disagreement"):
+        rows = top(strategy, m)
+        return signals.unit[rows], rows
+    if strategy == "levy":
+        rows = top("residual", m)
+        return np.clip(signals.unit[rows] + 0.05 * levy_steps(rng, len(rows), d), 0.0, 1.0), np.full(len(rows), -1)
+    # mixed: three signals, then Levy moves away from the residual hot spots for breadth.
+    k_res = max(1, m * 3 // 8)
+    k_dis, k_grad = min(m - k_res, m // 4), min(max(0, m - k_res - m // 4), m // 8)
+    k_levy = m - k_res - k_dis - k_grad
+    rows = top("residual", k_res)
+    rows = np.concatenate([rows, top("disagreement", k_dis, rows)])
+    rows = np.concatenate([rows, top("gradient", k_grad, rows)])
+    base = signals.unit[top("residual", k_levy)] if k_levy else np.empty((0, d))
+    levy = np.clip(base + 0.05 * levy_steps(rng, len(base), d), 0.0, 1.0)
+    return (np.vstack([signals.unit[rows], levy]),
+            np.concatenate([rows, np.full(len(levy), -1)]).astype(np.int64))
