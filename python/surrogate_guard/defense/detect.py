@@ -103,7 +103,7 @@ def detect(surrogate, oracle, X_train, y_train, *, oracle_budget: int, seed: int
            search_fraction: float = 0.3, steps: int = 6, lr: float = 0.05, decay: float = 0.5,
            decay_every: int = 3, fd_step: float = 1e-3, merge_radius: float = 0.05, density_radius: float = 0.1,
            min_density: int = 20, error_threshold: float | None = None, check_radius: float = 0.1,
-           grow_radius: float = 0.05, batch: int = 32, label_tol=None, device: str = "cpu") -> DetectionReport:
+           grow_k: int = 8, batch: int = 32, label_tol=None, device: str = "cpu") -> DetectionReport:
     """Detect poisoned training rows of ``surrogate`` with at most ``oracle_budget`` oracle points.
 
     Args:
@@ -115,6 +115,7 @@ def detect(surrogate, oracle, X_train, y_train, *, oracle_budget: int, seed: int
             6 robust standard deviations (1.4826 x median) of the training residual |Y - y|: the
             defender's own estimate of fit quality, insensitive to a minority of poisoned rows.
         min_density: training points within ``density_radius`` for a maximizer to count as "in dense data".
+        grow_k: around each confirmed suspect, its grow_k nearest training rows are checked next.
         label_tol: callable z -> tolerance, or a float; default 1e-6 max(1, |z|) (deterministic oracles).
     """
     t_all = time.perf_counter()
@@ -133,6 +134,7 @@ def detect(surrogate, oracle, X_train, y_train, *, oracle_budget: int, seed: int
     seed = check_int(seed, "seed", minimum=0)
     batch = check_int(batch, "batch", minimum=1)
     min_density = check_int(min_density, "min_density", minimum=0)
+    grow_k = check_int(grow_k, "grow_k", minimum=1)
     rng = np.random.default_rng(seed)
     from .. import kernels
 
@@ -216,9 +218,12 @@ def detect(surrogate, oracle, X_train, y_train, *, oracle_budget: int, seed: int
             new = [take[k] for k in np.flatnonzero(bad)]
             barren = 0 if new else barren + 1
             if new:
+                # Grow by the k nearest rows of each new suspect: follows the data's own
+                # spacing, which inside a poisoned ball is far finer than elsewhere.
                 grow = set()
-                for nb in signals.tree.query_ball_point(unit_train[new], r=grow_radius):
-                    grow.update(nb)
+                _, nbrs = signals.tree.query(unit_train[new], k=min(grow_k + 1, len(unit_train)))
+                for nb in np.atleast_2d(nbrs):
+                    grow.update(int(j) for j in nb)
                 grow -= set(checked)
                 grow -= set(queue)
                 queue = queue + sorted(grow, key=lambda i: np.min(np.linalg.norm(unit_train[new] - unit_train[i], axis=1)))
@@ -238,6 +243,6 @@ def detect(surrogate, oracle, X_train, y_train, *, oracle_budget: int, seed: int
     cost["calls_free_seed_checks"] = int(len(rows))
     settings = {"strategy": strategy, "seeds": int(m), "steps": steps, "error_threshold": float(error_threshold),
                 "min_density": min_density, "density_radius": density_radius, "check_radius": check_radius,
-                "grow_radius": grow_radius, "seed": seed}
+                "grow_k": grow_k, "seed": seed}
     return DetectionReport(mx, flagged, np.array(sorted(set(suspects)), dtype=np.int64), checked_idx,
                            np.array([checked[i] for i in checked_idx]), cost, settings, X_train, y_train)
