@@ -12,6 +12,7 @@ import sys
 SUBCOMMANDS = {
     "demo": ("surrogate_guard.demo", "price a batch of the paper preset with every oracle; print errors and timings"),
     "attack": ("surrogate_guard.experiments.attack", "run one localized-backdoor experiment from a config file"),
+    "defend": ("surrogate_guard.defense.experiment", "detect the default attack: strategies, budgets, baselines, repair"),
 }
 
 

@@ -1,0 +1,153 @@
+"""``surrogate-guard defend``: the defense against the default attack, per seed and budget.
+
+Per seed: the attack experiment's clean and poisoned surrogates (same seed); ``detect`` with
+each seeding strategy at each oracle budget, the baselines at the same budgets, detection on
+the clean surrogate (false alarms), and repair. Writes report.json, table.md and two plots.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+
+import numpy as np
+
+from ..experiments import _common
+from ..experiments.attack import DEFAULT_CONFIG as ATTACK_CONFIG
+from ..experiments.attack import run_seed
+from .baselines import neighbour_outliers, random_relabel, trimmed_retraining
+from .detect import detect
+
+DEFAULT_CONFIG = {
+    **copy.deepcopy(ATTACK_CONFIG),
+    "defense": {
+        "budget_fractions": [0.01, 0.02, 0.05, 0.1],  # of the oracle calls that relabel the whole set
+        "strategies": ["mixed", "residual", "disagreement", "gradient", "density", "levy", "random"],
+        "main_strategy": "mixed",
+        "main_budget_fraction": 0.1,
+        "trim": False,  # TRIM retrains 3 times per seed: off by default on 2 cores
+        "repair_mode": "relabel",
+    },
+}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="JSON file overriding the embedded defaults")
+    p.add_argument("--out", required=True, help="output folder (e.g. runs/defend)")
+    p.add_argument("--seeds", type=int, default=None, help="use seeds 0..N-1 instead of the config's list")
+    p.add_argument("--no-plot", action="store_true", help="skip the plots")
+
+
+def _row(kind: str, name: str, frac: float, rep, ps, region) -> dict:
+    c = rep.cost
+    return {"kind": kind, "method": name, "budget_fraction": frac, "oracle_calls": c["oracle_calls"],
+            "calls_fraction": c["fraction_of_relabel_all"], "recall": rep.recall(ps.is_poison),
+            "fpr": rep.false_positive_rate(ps.is_poison), "hit": rep.region_hit(region),
+            "n_flagged": int(len(rep.flagged)), "n_suspects": int(len(rep.suspects)),
+            "wall_s": float(c.get("total_s", 0.0))}
+
+
+def ball_error(model, oracle, region, seed: int, n: int = 2000) -> float:
+    """Mean |Y - Z| over points drawn in the trigger ball."""
+    X = region.sample(n, 40_000 + seed, 0.0, region.radius)
+    return float(np.mean(np.abs(model.predict(X) - oracle(X))))
+
+
+def run_one(cfg: dict, seed: int) -> dict:
+    keep: dict = {"seed": seed}
+    atk_rows = run_seed(cfg, seed, [int(cfg["attack"]["n_guard"])], keep)
+    oracle, region, clean = keep["oracle"], keep["region"], keep["clean"]
+    model, ps = keep["poisoned"][int(cfg["attack"]["n_guard"])]
+    dcfg = cfg["defense"]
+    n = len(ps.y)
+    rows = []
+    for frac in dcfg["budget_fractions"]:
+        budget = max(1, int(frac * n))
+        for strat in dcfg["strategies"]:
+            rep = detect(model, oracle, ps.X, ps.y, oracle_budget=budget, seed=seed, strategy=strat,
+                         device=cfg["device"])
+            rows.append(_row("detect", strat, frac, rep, ps, region))
+        rows.append(_row("baseline", "random_relabel", frac,
+                         random_relabel(model, oracle, ps.X, ps.y, oracle_budget=budget, seed=seed), ps, region))
+    rows.append(_row("baseline", "neighbour_outliers", 0.0, neighbour_outliers(model, ps.X, ps.y), ps, region))
+    if dcfg["trim"]:
+        rows.append(_row("baseline", "trimmed_retraining", 0.0,
+                         trimmed_retraining(model, ps.X, ps.y, seed=seed, **cfg["fit"]), ps, region))
+    # The main setting once more, kept for repair and the report.
+    budget = int(dcfg["main_budget_fraction"] * n)
+    main = detect(model, oracle, ps.X, ps.y, oracle_budget=budget, seed=seed, strategy=dcfg["main_strategy"],
+                  device=cfg["device"])
+    repaired = main.repair(model, mode=dcfg["repair_mode"], seed=seed, device=cfg["device"], **cfg["fit"])
+    # False alarms: the same defense on the clean surrogate and its honest training set.
+    from .. import data
+
+    preset = keep["preset"]
+    clean_set = data.make_dataset(preset, oracle, cfg["n_train"], seed=10_000 + seed, method=cfg["sampling"])
+    fa = detect(clean, oracle, clean_set.X, clean_set.y, oracle_budget=budget, seed=seed,
+                strategy=dcfg["main_strategy"], device=cfg["device"])
+    return {
+        "seed": seed, "attack": atk_rows[0], "rows": rows, "main": main.to_dict(),
+        "main_recall": main.recall(ps.is_poison), "main_fpr": main.false_positive_rate(ps.is_poison),
+        "main_hit": main.region_hit(region), "main_calls_fraction": main.cost["fraction_of_relabel_all"],
+        "ball_error": {"clean": ball_error(clean, oracle, region, seed), "poisoned": ball_error(model, oracle, region, seed),
+                       "repaired": ball_error(repaired, oracle, region, seed)},
+        "false_alarm": {"flagged_regions": int(len(fa.flagged)), "suspect_rows": int(len(fa.suspects)),
+                        "rows": int(len(clean_set.y)), "oracle_calls": fa.cost["oracle_calls"]},
+        "_keep": (model, ps, main, clean_set),
+    }
+
+
+def summary_table(results: list[dict], cfg: dict) -> str:
+    dcfg = cfg["defense"]
+    lines = [f"Defense against the default attack ({len(results)} seeds); budgets as a share of relabelling the "
+             "whole training set.", "",
+             "| method | budget | recall mean (min) | clean rows flagged (max) | region hit | calls used |",
+             "|---|---:|---|---|---:|---:|"]
+    all_rows = [r for res in results for r in res["rows"]]
+    keys = sorted({(r["kind"], r["method"], r["budget_fraction"]) for r in all_rows},
+                  key=lambda k: (k[0] != "detect", k[1], k[2]))
+    for kind, meth, frac in keys:
+        rs = [r for r in all_rows if (r["kind"], r["method"], r["budget_fraction"]) == (kind, meth, frac)]
+        rec = np.array([r["recall"] for r in rs])
+        fpr = np.array([r["fpr"] for r in rs])
+        lines.append(f"| {meth}{' (baseline)' if kind == 'baseline' else ''} | {frac:.0%} | {rec.mean():.3f} "
+                     f"({rec.min():.3f}) | {fpr.mean():.4f} ({fpr.max():.4f}) | "
+                     f"{sum(r['hit'] for r in rs)}/{len(rs)} | {np.mean([r['calls_fraction'] for r in rs]):.3f} |")
+    be = np.array([[r["ball_error"]["clean"], r["ball_error"]["poisoned"], r["ball_error"]["repaired"]] for r in results])
+    fa = [r["false_alarm"] for r in results]
+    lines += ["", f"Main setting ({dcfg['main_strategy']}, {dcfg['main_budget_fraction']:.0%}): mean |Y - Z| in the "
+              f"ball: clean {be[:, 0].mean():.3f}, poisoned {be[:, 1].mean():.3f}, repaired "
+              f"({dcfg['repair_mode']}) {be[:, 2].mean():.3f}.",
+              f"Clean surrogates: {sum(f['flagged_regions'] > 0 for f in fa)}/{len(fa)} runs flagged a region; "
+              f"{sum(f['suspect_rows'] for f in fa)} of {sum(f['rows'] for f in fa)} honest rows reported."]
+    return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = _common.load_config(args.config, DEFAULT_CONFIG)
+    if args.seeds is not None:
+        cfg["seeds"] = list(range(args.seeds))
+    _common.setup_threads(cfg["threads"])
+    out = _common.outdir(args.out)
+    t0 = time.perf_counter()
+    results = []
+    for seed in cfg["seeds"]:
+        res = run_one(cfg, int(seed))
+        keep = res.pop("_keep")
+        results.append(res)
+        print(f"seed {seed}: recall {res['main_recall']:.3f} fpr {res['main_fpr']:.4f} hit {res['main_hit']} "
+              f"calls {res['main_calls_fraction']:.3f}; ball |Y-Z| {res['ball_error']}", flush=True)
+        _common.write_json(out / "report.json", {"config": cfg, "results": results,
+                                                 "seconds": round(time.perf_counter() - t0, 1)})
+        if not args.no_plot and len(results) == 1:
+            from .plots import budget_curves, maximizers_over_density
+
+            maximizers_over_density(out / "maximizers.png", *keep)
+    text = summary_table(results, cfg)
+    (out / "table.md").write_text(text, encoding="utf-8")
+    if not args.no_plot:
+        from .plots import budget_curves
+
+        budget_curves(out / "budget.png", results)
+    print(text)
+    return 0
