@@ -1,0 +1,48 @@
+// Monte Carlo barrier pricing: one CPU implementation (mc.cpp, OpenMP x SIMD) and one CUDA
+// implementation (mc_cuda.cu) with the same signature and the same math (mc_model.h).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "mc_model.h"
+
+namespace mc {
+
+struct Config {
+  int code = 0;             // BarrierOption.code: bit0 up, bit1 in, bit2 put
+  double spot = 100.0, dividend = 0.0;
+  int model = GBM;          // GBM or HESTON
+  double kappa = 0, theta = 0, xi = 0, rho = 0, v0 = 0;  // Heston; theta, v0 NaN: volatility^2
+  int64_t paths = 0;        // simulated paths; antithetic: paths/2 draws of two paths each
+  int32_t steps = 0;        // time steps per path
+  uint64_t seed = 0;        // Philox key
+  bool bridge = true, antithetic = true, single = false;  // single: float32 state
+  int threads = 0;          // CPU OpenMP threads (0: the OpenMP default)
+};
+
+// Draws per (point, chunk) task on the CPU. Fixed, so partial sums and their reduction
+// order depend only on (n, paths), never on the thread count.
+constexpr int64_t CPU_CHUNK = 2048;
+// Draws per CUDA block (256 threads x 4 draws).
+constexpr int64_t CUDA_THREADS = 256, CUDA_DPT = 4, CUDA_CHUNK = CUDA_THREADS * CUDA_DPT;
+
+inline int64_t draws(const Config& c) { return c.antithetic ? c.paths / 2 : c.paths; }
+inline int64_t chunks(int64_t draws, int64_t chunk) { return (draws + chunk - 1) / chunk; }
+
+// Per-point constants from one row [strike, barrier, volatility, maturity, rate].
+McPoint make_point(const Config& c, const double* row);
+
+// From per-draw sums s1 = sum v, s2 = sum v^2 over D draws: discounted mean and its stderr.
+void finalize(double s1, double s2, int64_t D, double disc, double* price, double* stderr_);
+
+// pts: (n,) per-point constants; price, stderr_: (n,) float64 outputs.
+void price_cpu(const Config& c, const McPoint* pts, int64_t n, double* price, double* stderr_);
+// Slow reference: serial, one draw at a time through draw_value (the scalar path).
+void price_reference(const Config& c, const McPoint* pts, int64_t n, double* price, double* stderr_);
+// CUDA: same contract; throws std::runtime_error with the CUDA message on any failure.
+void price_cuda(const Config& c, const McPoint* pts, int64_t n, double* price, double* stderr_);
+// Bytes of device memory price_cuda allocates for n points; free device memory now.
+size_t cuda_workspace_bytes(const Config& c, int64_t n);
+size_t cuda_free_bytes();
+
+}  // namespace mc

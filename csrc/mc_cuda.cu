@@ -1,0 +1,166 @@
+// CUDA Monte Carlo barrier pricer: one fused kernel (Philox in registers, the whole path and
+// its bridge survival weight per thread, block partial sums), then a fixed-order reduction.
+#include <cuda_runtime.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "mc.h"
+
+namespace mc {
+namespace {
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) {
+    cudaGetLastError();  // clear a non-sticky error so later calls start clean
+    throw std::runtime_error(std::string("mc CUDA ") + what + ": " + cudaGetErrorString(e));
+  }
+}
+
+// Warp shuffle then shared-memory sum of (s1, s2) over the block; thread 0 gets the total.
+__device__ void block_sum(double& s1, double& s2) {
+  __shared__ double sh[2][CUDA_THREADS / 32];
+  for (int o = 16; o > 0; o >>= 1) {
+    s1 += __shfl_down_sync(0xffffffffu, s1, o);
+    s2 += __shfl_down_sync(0xffffffffu, s2, o);
+  }
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) {
+    sh[0][warp] = s1;
+    sh[1][warp] = s2;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    s1 = 0.0;
+    s2 = 0.0;
+    for (int w = 0; w < CUDA_THREADS / 32; ++w) {
+      s1 += sh[0][w];
+      s2 += sh[1][w];
+    }
+  }
+}
+
+// Block b of point i = b / bpp simulates draws [(b % bpp) * CUDA_CHUNK, +CUDA_CHUNK); a thread's
+// draws are CUDA_THREADS apart so that neighbouring threads hold neighbouring counters.
+template <class T, int MODEL, bool BRIDGE, bool ANTI>
+__global__ void __launch_bounds__(CUDA_THREADS) mc_kernel(const McPoint* __restrict__ pts, int64_t D, int64_t bpp,
+                                                           int steps, uint32_t k0, uint32_t k1,
+                                                           double2* __restrict__ part) {
+  const int64_t blk = blockIdx.x;
+  const int64_t i = blk / bpp, c = blk % bpp;
+  const Pt<T> p(pts[i]);
+  double s1 = 0.0, s2 = 0.0;
+#pragma unroll 1
+  for (int j = 0; j < CUDA_DPT; ++j) {
+    const int64_t d = c * CUDA_CHUNK + j * CUDA_THREADS + threadIdx.x;
+    if (d < D) {
+      const double v = draw_value<T, MODEL, BRIDGE, ANTI>(p, static_cast<uint64_t>(d), steps, k0, k1);
+      s1 += v;
+      s2 += v * v;
+    }
+  }
+  block_sum(s1, s2);
+  if (threadIdx.x == 0) part[blk] = make_double2(s1, s2);
+}
+
+// One thread per point: partials in block order (deterministic), then price and stderr.
+__global__ void mc_finalize(const McPoint* __restrict__ pts, const double2* __restrict__ part, int64_t n,
+                            int64_t bpp, int64_t D, double* __restrict__ price, double* __restrict__ se) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (i >= n) return;
+  double s1 = 0.0, s2 = 0.0;
+  for (int64_t c = 0; c < bpp; ++c) {
+    s1 += part[i * bpp + c].x;
+    s2 += part[i * bpp + c].y;
+  }
+  const double mean = s1 / D;
+  const double var = D > 1 ? fmax(0.0, (s2 - s1 * mean) / (D - 1)) : 0.0;
+  price[i] = pts[i].disc * mean;
+  se[i] = pts[i].disc * sqrt(var / D);
+}
+
+template <class T, int MODEL, bool BRIDGE, bool ANTI>
+void launch(const McPoint* pts, int64_t n, int64_t D, int64_t bpp, int steps, uint32_t k0, uint32_t k1,
+            double2* part, cudaStream_t s) {
+  mc_kernel<T, MODEL, BRIDGE, ANTI><<<static_cast<unsigned>(n * bpp), CUDA_THREADS, 0, s>>>(pts, D, bpp, steps,
+                                                                                           k0, k1, part);
+}
+
+template <class T, int MODEL>
+void launch_flags(const Config& c, const McPoint* pts, int64_t n, int64_t D, int64_t bpp, double2* part,
+                  cudaStream_t s) {
+  const uint32_t k0 = static_cast<uint32_t>(c.seed), k1 = static_cast<uint32_t>(c.seed >> 32);
+  if (c.bridge) {
+    c.antithetic ? launch<T, MODEL, true, true>(pts, n, D, bpp, c.steps, k0, k1, part, s)
+                 : launch<T, MODEL, true, false>(pts, n, D, bpp, c.steps, k0, k1, part, s);
+  } else {
+    c.antithetic ? launch<T, MODEL, false, true>(pts, n, D, bpp, c.steps, k0, k1, part, s)
+                 : launch<T, MODEL, false, false>(pts, n, D, bpp, c.steps, k0, k1, part, s);
+  }
+}
+
+// Frees everything on every exit path, so an exception never leaks device memory.
+struct Buffers {
+  McPoint* pts = nullptr;
+  double2* part = nullptr;
+  double* out = nullptr;
+  cudaStream_t stream = nullptr;
+  ~Buffers() {
+    if (stream) cudaStreamSynchronize(stream);
+    cudaFree(pts);
+    cudaFree(part);
+    cudaFree(out);
+    if (stream) cudaStreamDestroy(stream);
+  }
+};
+
+}  // namespace
+
+size_t cuda_workspace_bytes(const Config& c, int64_t n) {
+  const int64_t bpp = chunks(draws(c), CUDA_CHUNK);
+  return static_cast<size_t>(n) * (sizeof(McPoint) + bpp * sizeof(double2) + 2 * sizeof(double));
+}
+
+size_t cuda_free_bytes() {
+  size_t free_b = 0, total_b = 0;
+  if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return free_b;
+}
+
+void price_cuda(const Config& c, const McPoint* pts, int64_t n, double* price, double* se) {
+  const int64_t D = draws(c), bpp = chunks(D, CUDA_CHUNK);
+  if (n * bpp > 0x7fffffffLL) throw std::runtime_error("mc CUDA: too many blocks (n * paths too large for one launch)");
+  Buffers b;
+  check(cudaStreamCreateWithFlags(&b.stream, cudaStreamNonBlocking), "stream");
+  check(cudaMallocAsync(reinterpret_cast<void**>(&b.pts), n * sizeof(McPoint), b.stream), "malloc");
+  check(cudaMallocAsync(reinterpret_cast<void**>(&b.part), n * bpp * sizeof(double2), b.stream), "malloc");
+  check(cudaMallocAsync(reinterpret_cast<void**>(&b.out), 2 * n * sizeof(double), b.stream), "malloc");
+  check(cudaMemcpyAsync(b.pts, pts, n * sizeof(McPoint), cudaMemcpyHostToDevice, b.stream), "copy in");
+  if (c.single) {
+    c.model == GBM ? launch_flags<float, GBM>(c, b.pts, n, D, bpp, b.part, b.stream)
+                   : launch_flags<float, HESTON>(c, b.pts, n, D, bpp, b.part, b.stream);
+  } else {
+    c.model == GBM ? launch_flags<double, GBM>(c, b.pts, n, D, bpp, b.part, b.stream)
+                   : launch_flags<double, HESTON>(c, b.pts, n, D, bpp, b.part, b.stream);
+  }
+  check(cudaGetLastError(), "kernel launch");
+  mc_finalize<<<static_cast<unsigned>((n + 127) / 128), 128, 0, b.stream>>>(b.pts, b.part, n, bpp, D, b.out,
+                                                                             b.out + n);
+  check(cudaGetLastError(), "finalize launch");
+  check(cudaMemcpyAsync(price, b.out, n * sizeof(double), cudaMemcpyDeviceToHost, b.stream), "copy out");
+  check(cudaMemcpyAsync(se, b.out + n, n * sizeof(double), cudaMemcpyDeviceToHost, b.stream), "copy out");
+  check(cudaStreamSynchronize(b.stream), "kernel");
+  // Free asynchronously-allocated memory on its stream before the stream goes away.
+  cudaFreeAsync(b.pts, b.stream);
+  cudaFreeAsync(b.part, b.stream);
+  cudaFreeAsync(b.out, b.stream);
+  b.pts = nullptr;
+  b.part = nullptr;
+  b.out = nullptr;
+  check(cudaStreamSynchronize(b.stream), "free");
+}
+
+}  // namespace mc

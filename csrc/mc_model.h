@@ -1,0 +1,123 @@
+// The SDE models of the Monte Carlo oracle, shared by CPU and CUDA: per-point constants,
+// one GBM or Heston step with the Brownian-bridge survival weight, the payoff, and the value
+// of one draw (a path, or an antithetic pair averaged) as the scalar reference.
+#pragma once
+#include <cstdint>
+
+#include "mc_math.h"
+
+namespace mc {
+
+enum Model : int { GBM = 0, HESTON = 1 };
+
+// Per-point constants, computed once on the host in double from one row of X (see mc.h).
+// Log-space state x = log(S/S0) starts at 0, so float32 rounds increments, not log(S0).
+struct McPoint {
+  double drift;    // GBM: (r - q - sigma^2/2) dt; Heston: (r - q) dt
+  double sd;       // GBM: sigma sqrt(dt)
+  double inv2var;  // GBM: 2 / (sigma^2 dt), the bridge exponent's scale
+  double b;        // log(H / S0)
+  double sgn;      // +1 down barrier (alive while x > b), -1 up barrier
+  double spot, strike, phi;  // phi = +1 call, -1 put
+  double is_in;    // 1 for knock-in (value = payoff * (1 - survival)), else 0
+  double alive0;   // 0 when the barrier is breached at the start
+  double dt;
+  double kdt, theta, xi, rho, rhoc, v0;  // Heston: kappa dt, theta, xi, rho, sqrt(1-rho^2), v0
+  double disc;     // exp(-r T)
+};
+
+template <class T> struct Pt {
+  T drift, sd, inv2var, b, sgn, spot, strike, phi, is_in, alive0, dt, kdt, theta, xi, rho, rhoc, v0;
+  MC_HD explicit Pt(const McPoint& p)
+      : drift(T(p.drift)), sd(T(p.sd)), inv2var(T(p.inv2var)), b(T(p.b)), sgn(T(p.sgn)),
+        spot(T(p.spot)), strike(T(p.strike)), phi(T(p.phi)), is_in(T(p.is_in)), alive0(T(p.alive0)),
+        dt(T(p.dt)), kdt(T(p.kdt)), theta(T(p.theta)), xi(T(p.xi)), rho(T(p.rho)), rhoc(T(p.rhoc)),
+        v0(T(p.v0)) {}
+};
+
+// Survival weight update for a step x0 -> x1 with log-variance var_inv2 = 2/var:
+// bridge: w *= 1 - exp(-2 d0 d1 / var), d = signed distance to the barrier (Brownian-bridge
+// crossing probability); a step ending at or beyond the barrier has d1 = 0, so exp(0) = 1
+// zeroes w without a branch. Without the bridge: plain discrete monitoring at step ends.
+template <class T, bool BRIDGE>
+MC_HD T survive(T w, T x0, T x1, T inv2var, const Pt<T>& p) {
+  if (BRIDGE) {
+    const T d0 = vmax(p.sgn * (x0 - p.b), T(0));
+    const T d1 = vmax(p.sgn * (x1 - p.b), T(0));
+    return w * (T(1) - exp_clamped(-(d0 * d1) * inv2var));
+  } else {
+    return p.sgn * (x1 - p.b) > T(0) ? w : T(0);
+  }
+}
+
+// GBM: the exact log-space step.
+template <class T, bool BRIDGE> MC_HD void gbm_step(T& x, T& w, T z, const Pt<T>& p) {
+  const T x1 = x + (p.drift + p.sd * z);
+  w = survive<T, BRIDGE>(w, x, x1, p.inv2var, p);
+  x = x1;
+}
+
+// Heston: full-truncation Euler (variance floored at 0 inside drift and diffusion), log-Euler
+// for the spot; the bridge uses the step's variance vp dt (exact if v were constant).
+template <class T, bool BRIDGE>
+MC_HD void heston_step(T& x, T& v, T& w, T z1, T z2, const Pt<T>& p) {
+  const T vp = vmax(v, T(0));
+  const T var = vp * p.dt;
+  const T sq = vsqrt(var);
+  const T x1 = x + ((p.drift - T(0.5) * var) + sq * z1);
+  v = v + (p.kdt * (p.theta - vp) + p.xi * sq * (p.rho * z1 + p.rhoc * z2));
+  const T inv2var = T(2) / vmax(var, T(Tr<T>::TINY));
+  w = survive<T, BRIDGE>(w, x, x1, inv2var, p);
+  x = x1;
+}
+
+template <class T> MC_HD T payoff(T x, T w, const Pt<T>& p) {
+  const T st = p.spot * exp_clamped(x);
+  const T pay = vmax(p.phi * (st - p.strike), T(0));
+  return pay * (p.is_in != T(0) ? T(1) - w : w);
+}
+
+// Normals per Philox block: GBM uses 4 steps of one normal, Heston 2 steps of two.
+template <int MODEL> struct Per {
+  static constexpr int steps = MODEL == GBM ? 4 : 2;
+};
+
+// Value of one draw (undiscounted): the scalar reference, and the CUDA thread's work.
+template <class T, int MODEL, bool BRIDGE, bool ANTI>
+MC_HD T draw_value(const Pt<T>& p, uint64_t draw, int steps, uint32_t k0, uint32_t k1) {
+  T xp = T(0), xm = T(0), wp = p.alive0, wm = p.alive0, vp = p.v0, vm = p.v0;
+  constexpr int PER = Per<MODEL>::steps;
+  uint32_t g = 0;
+  for (int s0 = 0; s0 < steps; s0 += PER, ++g) {
+    uint32_t w0, w1, w2, w3;
+    draw_normals(g, draw, MODEL, k0, k1, w0, w1, w2, w3);
+    T z[4];
+    normals4<T>(w0, w1, w2, w3, z[0], z[1], z[2], z[3]);
+    if (MODEL == GBM) {
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+      for (int k = 0; k < 4; ++k) {
+        if (s0 + k < steps) {
+          gbm_step<T, BRIDGE>(xp, wp, z[k], p);
+          if (ANTI) gbm_step<T, BRIDGE>(xm, wm, -z[k], p);
+        }
+      }
+    } else {
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+      for (int k = 0; k < 2; ++k) {
+        if (s0 + k < steps) {
+          heston_step<T, BRIDGE>(xp, vp, wp, z[2 * k], z[2 * k + 1], p);
+          if (ANTI) heston_step<T, BRIDGE>(xm, vm, wm, -z[2 * k], -z[2 * k + 1], p);
+        }
+      }
+    }
+  }
+  T val = payoff(xp, wp, p);
+  if (ANTI) val = T(0.5) * (val + payoff(xm, wm, p));
+  return val;
+}
+
+}  // namespace mc
