@@ -1,0 +1,250 @@
+"""Fused MLP value + input gradient and the fused ascent step (issue 5), CPU and CUDA.
+
+``mlp_value_and_grad`` gives Y(X) (B,) and grad_x Y(X) (B, d) of an ``MLPWeights`` network;
+``ascent_step`` moves every seed one projected step up e(x) = (Y(x) - z)^2. The reference versions
+(torch.autograd in float64) are the test oracle. Design notes: docs/mlp_kernel.md.
+"""
+from __future__ import annotations
+
+import sys
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._device import resolve_device
+from .mlp_weights import MAX_HIDDEN_LAYERS, MAX_WIDTH, MLPWeights
+
+__all__ = ["ValueGrad", "AscentStep", "mlp_value_and_grad", "ascent_step", "reference_value_and_grad",
+           "reference_ascent_step"]
+
+
+@dataclass(frozen=True)
+class ValueGrad:
+    """Y: (B,) and grad: (B, d), both of the weights' dtype, numpy or torch as X was."""
+
+    y: Any
+    grad: Any
+    device: str
+
+    def __iter__(self):  # ``Y, G = mlp_value_and_grad(...)``
+        return iter((self.y, self.grad))
+
+
+@dataclass(frozen=True)
+class AscentStep:
+    """x: (B, d) the new iterates (``out`` when given); y: (B,) Y at the *old* iterates."""
+
+    x: Any
+    y: Any
+    device: str
+
+
+_PLANS: dict[tuple, Any] = {}
+
+
+def _plan(weights: MLPWeights, kind: str, device_index: int = 0):
+    """The native plan (padded weights, uploaded once for CUDA), cached while ``weights`` lives."""
+    key = (id(weights), kind, device_index)
+    plan = _PLANS.get(key)
+    if plan is None:
+        sfx = "F32" if weights.dtype == np.float32 else "F64"
+        args = (list(weights.weights), list(weights.biases), weights.activation, weights.x_lo,
+                weights.x_inv_range, weights.y_scale, weights.y_offset)
+        plan = getattr(_core, f"MlpCpu{sfx}")(*args) if kind == "cpu" else \
+            getattr(_core, f"MlpCuda{sfx}")(*args, device_index)
+        _PLANS[key] = plan
+        weakref.finalize(weights, _PLANS.pop, key, None)
+    return plan
+
+
+def _check_weights(weights: Any) -> MLPWeights:
+    if not isinstance(weights, MLPWeights):
+        raise TypeError(f"weights: expected an MLPWeights, got {type(weights).__name__}")
+    nh = len(weights.weights) - 1
+    if not 1 <= nh <= MAX_HIDDEN_LAYERS:
+        raise ValueError(f"weights: the kernels support 1..{MAX_HIDDEN_LAYERS} hidden layers, got {nh}")
+    if max(weights.widths) > MAX_WIDTH:
+        raise ValueError(f"weights: the kernels support hidden widths up to {MAX_WIDTH}, got {weights.widths}")
+    return weights
+
+
+def _torch_tensor(a: Any):
+    torch = sys.modules.get("torch")
+    return torch if torch is not None and isinstance(a, torch.Tensor) else None
+
+
+def _check_array(a: Any, name: str, shape: tuple, dtype: np.dtype, finite: bool, ref_kind: str) -> None:
+    """Check dtype, shape, layout and values of an array argument (numpy or torch)."""
+    torch = _torch_tensor(a)
+    kind = ("cuda" if a.is_cuda else "cpu-torch") if torch else ("numpy" if isinstance(a, np.ndarray) else None)
+    if kind is None:
+        raise TypeError(f"{name}: expected a numpy array or torch tensor, got {type(a).__name__}")
+    if kind != ref_kind:
+        raise TypeError(f"{name}: expected the same array kind as X ({ref_kind}), got {kind}")
+    got = str(a.dtype).replace("torch.", "")
+    if got != str(dtype):
+        raise TypeError(f"{name}: expected dtype {dtype} (the weights' dtype; no silent conversion), got {got}; "
+                        f"convert {name} or use weights.astype(...)")
+    if tuple(a.shape) != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {tuple(a.shape)}")
+    if not (a.is_contiguous() if torch else a.flags.c_contiguous):
+        raise ValueError(f"{name}: expected a C-contiguous array; use np.ascontiguousarray / .contiguous()")
+    if finite and (a.numel() if torch else a.size):
+        ok = bool(torch.isfinite(a).all()) if torch else bool(np.isfinite(a).all())
+        if not ok:
+            raise ValueError(f"{name}: expected finite values (found NaN or inf)")
+
+
+def _x_kind(X: Any, device: str) -> tuple[str, str]:
+    """(array kind, resolved device) for X and the user's ``device``."""
+    t = _torch_tensor(X)
+    if t is not None and X.is_cuda:
+        if device == "cpu":
+            raise ValueError("device='cpu': X is a CUDA tensor; move it with X.cpu() or use device='cuda'")
+        return "cuda", resolve_device("cuda")
+    if t is None and not isinstance(X, np.ndarray):
+        raise TypeError(f"X: expected a numpy array or torch tensor, got {type(X).__name__}")
+    return ("cpu-torch" if t is not None else "numpy"), resolve_device(device)
+
+
+def _run(weights, X, device, num_threads, check_finite, step=None):
+    w = _check_weights(weights)
+    kind, dev = _x_kind(X, device)
+    n, d = (X.shape[0], w.in_dim) if X.ndim == 2 else (-1, w.in_dim)
+    _check_array(X, "X", (n, d), w.dtype, check_finite, kind)
+    nt = 0 if num_threads is None else int(num_threads)
+    if kind == "cuda":
+        import torch
+        y = torch.empty(n, dtype=X.dtype, device=X.device)
+        g = torch.empty((n, d), dtype=X.dtype, device=X.device)
+        plan = _plan(w, "cuda", X.device.index or 0)
+        stream = torch.cuda.current_stream(X.device).cuda_stream
+        if step is None:
+            plan.run_ptr(X.data_ptr(), n, y.data_ptr(), g.data_ptr(), 0, 0, 0, 0.0, _zero_box(w), _zero_box(w),
+                         False, 0, stream)
+        else:
+            z, gz, eta_arr, eta0, lo, hi, normalized, out = step
+            plan.run_ptr(X.data_ptr(), n, y.data_ptr(), g.data_ptr(), z.data_ptr(), gz.data_ptr(),
+                         0 if eta_arr is None else eta_arr.data_ptr(), eta0, lo, hi, normalized, out.data_ptr(), stream)
+        return y, g, dev
+    Xn = X.numpy() if kind == "cpu-torch" else X
+    y = np.empty(n, dtype=w.dtype)
+    g = np.empty((n, d), dtype=w.dtype)
+    if step is not None:
+        z, gz, eta_arr, eta0, lo, hi, normalized, out = step
+        if kind == "cpu-torch":
+            z, gz, out = z.numpy(), gz.numpy(), out.numpy()
+            eta_arr = None if eta_arr is None else eta_arr.numpy()
+        args = (Xn, z, gz, eta_arr, eta0, lo, hi, normalized, out, y, g)
+        _plan(w, "cpu").step(*args, nt) if dev == "cpu" else _plan(w, "cuda").step_host(*args)
+    elif dev == "cpu":
+        _plan(w, "cpu").value_and_grad(Xn, y, g, nt)
+    else:
+        _plan(w, "cuda").value_and_grad_host(Xn, y, g)
+    if kind == "cpu-torch":
+        import torch
+        y, g = torch.from_numpy(y), torch.from_numpy(g)
+    return y, g, dev
+
+
+def _zero_box(w: MLPWeights) -> np.ndarray:  # unused by the kernel when there is no step
+    return np.zeros(w.in_dim, dtype=w.dtype)
+
+
+def mlp_value_and_grad(weights: MLPWeights, X: Any, *, device: str = "auto", num_threads: int | None = None,
+                       check_finite: bool = True) -> ValueGrad:
+    """Y(X): (B,) and grad_x Y(X): (B, d) for X: (B, d) of the weights' dtype (float32 or float64).
+
+    X is a numpy array (results are numpy; device="cuda" copies through the GPU), a CPU torch tensor
+    (results are CPU tensors), or a CUDA torch tensor (results stay on its device, computed on the
+    current torch stream, no host round trip). ``num_threads``: CPU threads (None: OpenMP default).
+    ``check_finite=False`` skips the NaN scan (for CUDA tensors that scan synchronizes the stream).
+    """
+    y, g, dev = _run(weights, X, device, num_threads, check_finite)
+    return ValueGrad(y, g, dev)
+
+
+def ascent_step(weights: MLPWeights, X: Any, z: Any, grad_z: Any, *, eta: Any, lo: Any, hi: Any,
+                normalized: bool = False, out: Any = None, device: str = "auto", num_threads: int | None = None,
+                check_finite: bool = True) -> AscentStep:
+    """One projected ascent step on e(x) = (Y(x) - z)^2 for every seed at once.
+
+    With g = 2 (Y - z) (grad Y - grad_z) (raw coordinates), per seed p:
+      normalized=False: x <- clip(x + eta g, lo, hi)
+      normalized=True:  s = g * (hi - lo) (the gradient in unit-box coordinates u = (x - lo)/(hi - lo));
+                        u <- u + eta s / |s|_2, i.e. x <- clip(x + eta (hi - lo) s / |s|_2, lo, hi);
+                        a seed with s = 0 does not move. eta is then a length in the unit box.
+    X: (B, d); z: (B,); grad_z: (B, d); eta: a number or a (B,) array (per seed), all of one kind
+    (numpy / CPU tensor / CUDA tensor) and of the weights' dtype; lo, hi: (d,) array-likes.
+    out: None for a new array, or a (B, d) array to write into (``out=X`` steps in place).
+    Returns AscentStep(x=new iterates, y=Y at the old iterates, device).
+    """
+    w = _check_weights(weights)
+    kind, _ = _x_kind(X, device)
+    n = X.shape[0] if X.ndim == 2 else -1
+    d = w.in_dim
+    _check_array(z, "z", (n,), w.dtype, check_finite, kind)
+    _check_array(grad_z, "grad_z", (n, d), w.dtype, check_finite, kind)
+    box = []
+    for name, v in (("lo", lo), ("hi", hi)):
+        a = np.ascontiguousarray(v.cpu().numpy() if _torch_tensor(v) is not None else v, dtype=w.dtype)
+        if a.shape != (d,) or not np.isfinite(a).all():
+            raise ValueError(f"{name}: expected {d} finite numbers, got {a!r}")
+        box.append(a)
+    if (box[0] > box[1]).any():
+        raise ValueError(f"lo/hi: expected lo <= hi in every column, got lo={box[0]} hi={box[1]}")
+    eta_arr, eta0 = None, 0.0
+    if isinstance(eta, (int, float, np.integer, np.floating)) and not isinstance(eta, bool):
+        eta0 = float(eta)
+        if not np.isfinite(eta0):
+            raise ValueError(f"eta: expected a finite number, got {eta!r}")
+    else:
+        _check_array(eta, "eta", (n,), w.dtype, check_finite, kind)
+        eta_arr = eta
+    if out is None:
+        out = (X.new_empty(X.shape) if kind != "numpy" else np.empty_like(X))
+    else:
+        _check_array(out, "out", (n, d), w.dtype, False, kind)
+    step = (z, grad_z, eta_arr, eta0, box[0], box[1], bool(normalized), out)
+    y, _, dev = _run(w, X, device, num_threads, check_finite, step)
+    return AscentStep(out, y, dev)
+
+
+def _reference_torch(weights: MLPWeights, X: Any):
+    import torch
+
+    f = {"silu": lambda z: z * torch.sigmoid(z), "tanh": torch.tanh, "relu": torch.relu,
+         "softplus": lambda z: torch.logaddexp(z, torch.zeros_like(z))}[weights.activation]
+    t = lambda a: torch.tensor(np.asarray(a, dtype=np.float64))  # noqa: E731  (a copy: weights are read-only)
+    x = t(X).clone().requires_grad_(True)
+    h = (x - t(weights.x_lo)) * t(weights.x_inv_range)
+    for W, b in zip(weights.weights[:-1], weights.biases[:-1]):
+        h = f(h @ t(W).T + t(b))
+    y = weights.y_scale * (h @ t(weights.weights[-1]).T + t(weights.biases[-1]))[:, 0] + weights.y_offset
+    (g,) = torch.autograd.grad(y.sum(), x)
+    return y.detach().numpy(), g.numpy()
+
+
+def reference_value_and_grad(weights: MLPWeights, X: Any) -> ValueGrad:
+    """Slow, obviously correct: the same network in float64 torch, grad by torch.autograd."""
+    y, g = _reference_torch(weights, X)
+    return ValueGrad(y, g, "cpu")
+
+
+def reference_ascent_step(weights: MLPWeights, X, z, grad_z, *, eta, lo, hi, normalized=False) -> AscentStep:
+    """The documented step in float64 numpy on top of ``reference_value_and_grad``."""
+    X = np.asarray(X, dtype=np.float64)
+    y, gy = _reference_torch(weights, X)
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    g = 2.0 * (y - np.asarray(z, np.float64))[:, None] * (gy - np.asarray(grad_z, np.float64))
+    eta = np.broadcast_to(np.asarray(eta, np.float64), y.shape)[:, None]
+    if normalized:
+        s = g * (hi - lo)
+        norm = np.sqrt((s * s).sum(axis=1, keepdims=True))
+        step = np.where(norm > 0, eta * (hi - lo) * s / np.where(norm > 0, norm, 1.0), 0.0)
+    else:
+        step = eta * g
+    return AscentStep(np.clip(X + step, lo, hi), y, "cpu")
