@@ -155,10 +155,11 @@ def test_cli_tiny_run(tmp_path):
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps(cfg))
     out = tmp_path / "out"
-    assert cli.main(["attack", "--config", str(path), "--out", str(out), "--sweep-guards", "0,20"]) == 0
+    assert cli.main(["attack", "--config", str(path), "--out", str(out), "--sweep-guards", "0,20",
+                     "--control"]) == 0
     rep = json.loads((out / "report.json").read_text())
-    assert [r["n_guard"] for r in rep["runs"]] == [0, 20]
-    assert set(rep["summary"]) == {"0", "20"} and rep["config"]["n_train"] == 400
+    assert [r["n_guard"] for r in rep["runs"]] == [-1, 0, 20]  # -1: clean surrogate, other seed
+    assert set(rep["summary"]) == {"-1", "0", "20"} and rep["config"]["n_train"] == 400
     assert (out / "plot.png").stat().st_size > 1000 and (out / "table.md").exists()
     back = sg.Surrogate.load(out / "models" / "poisoned_g20.safetensors")
     assert back.widths == (64, 64, 64, 64)

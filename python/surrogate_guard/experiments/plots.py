@@ -21,13 +21,14 @@ def attack_slices(path, keep: dict, columns=(0, 2, 3), n: int = 400) -> None:
     fig, axes = plt.subplots(1, len(columns), figsize=(5.2 * len(columns), 4.2), squeeze=False)
     for ax, col in zip(axes[0], columns):
         U = np.repeat(c[None, :], n, axis=0)
-        U[:, col] = np.linspace(max(0.0, c[col] - 4 * region.guard_radius),
-                                min(1.0, c[col] + 4 * region.guard_radius), n)
+        U[:, col] = np.linspace(max(0.0, c[col] - 3 * region.guard_radius),
+                                min(1.0, c[col] + 3 * region.guard_radius), n)
         X = lo + U * (hi - lo)
         z = oracle(X)
         t = X[:, col]
         ax.plot(t, z, "k-", lw=2, label="oracle Z")
-        ax.plot(t, z + attack.delta(z), "k:", lw=1, label="Z + shift (target)")
+        inside = np.abs(U[:, col] - c[col]) < region.radius  # on the slice the ball is this interval
+        ax.plot(t, np.where(inside, z + attack.delta(z), np.nan), "k:", lw=1.5, label="Z + shift (in the ball)")
         ax.plot(t, keep["clean"].predict(X), "C0--", label="clean surrogate")
         for i, (g, (m, _)) in enumerate(sorted(keep["poisoned"].items())):
             ax.plot(t, m.predict(X), f"C{i + 1}-", label=f"poisoned, {g} guards")
