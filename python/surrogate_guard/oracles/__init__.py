@@ -1,5 +1,6 @@
 """Oracles: the expensive functions a surrogate stands in for. ``prices = Z(X)``."""
 from .analytic import Analytic
 from .base import Oracle
+from .monte_carlo import MCResult, MonteCarlo
 
-__all__ = ["Oracle", "Analytic"]
+__all__ = ["Oracle", "Analytic", "MonteCarlo", "MCResult"]

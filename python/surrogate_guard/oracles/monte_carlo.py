@@ -1,0 +1,143 @@
+"""Monte Carlo oracle: native CPU (OpenMP x SIMD) or CUDA simulation of GBM or Heston paths.
+
+Philox random numbers keyed by (seed, path, step), never by the parameter point: every point
+sees the same normals (common random numbers), results do not depend on thread count, and CPU
+and CUDA draw the same numbers. See docs/monte_carlo.md for the schemes and their accuracy.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import _core
+from .._device import resolve_device
+from .._validate import as_points, check_int
+from ..models import GBM, Heston
+from ..options import BarrierOption
+from .base import Oracle
+
+__all__ = ["MonteCarlo", "MCResult"]
+
+PRECISIONS = ("float64", "float32")
+_MAX_STEPS = 2**31 - 1
+_MAX_PATHS = 2**62
+
+
+@dataclass(frozen=True)
+class MCResult:
+    """One Monte Carlo evaluation: ``price`` and ``stderr`` (n,) float64 (read-only), the
+    ``paths`` and ``steps`` simulated per point, the ``device`` and ``precision`` used."""
+
+    price: np.ndarray
+    stderr: np.ndarray
+    paths: int
+    steps: int
+    device: str
+    precision: str
+
+
+def _available_host_bytes() -> int:
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 2**62
+
+
+class MonteCarlo(Oracle):
+    """Monte Carlo prices of ``option`` under ``model`` (``sg.GBM()`` or ``sg.Heston(...)``).
+
+    ``Z(X)`` with X (n, 5) [strike, barrier, volatility, maturity, rate] returns (n,) float64
+    prices; ``Z.evaluate(X)`` also returns standard errors (``MCResult``).
+
+    Args:
+        paths: simulated paths per point (with ``antithetic``, paths/2 antithetic pairs; must be
+            even then). The standard error is over independent draws (pairs).
+        steps: time steps per path.
+        seed: Philox key, an int in [0, 2^64).
+        bridge: Brownian-bridge survival weight between steps (continuous monitoring); False
+            monitors the barrier at the step dates only.
+        antithetic: pair every path with its negated-normals twin.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        precision: ``"float64"`` or ``"float32"`` path state (sums are always float64).
+        threads: CPU threads (None: the OpenMP default). Results never depend on it.
+    """
+
+    def __init__(self, option: BarrierOption, model: GBM | Heston | None = None, paths: int = 65536,
+                 steps: int = 64, seed: int = 0, bridge: bool = True, antithetic: bool = True,
+                 device: str = "auto", precision: str = "float64", threads: int | None = None) -> None:
+        super().__init__(option)
+        model = GBM() if model is None else model
+        if not isinstance(model, (GBM, Heston)):
+            raise TypeError(f"model: expected sg.GBM() or sg.Heston(...), got {type(model).__name__}")
+        self.model = model
+        self.paths = check_int(paths, "paths", minimum=1)
+        self.steps = check_int(steps, "steps", minimum=1)
+        self.seed = check_int(seed, "seed", minimum=0)
+        for name, flag in (("bridge", bridge), ("antithetic", antithetic)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"{name}: expected a bool, got {type(flag).__name__} {flag!r}")
+        self.bridge, self.antithetic = bool(bridge), bool(antithetic)
+        if self.paths > _MAX_PATHS:
+            raise ValueError(f"paths: expected an int <= 2^62, got {self.paths}")
+        if self.steps > _MAX_STEPS:
+            raise ValueError(f"steps: expected an int <= 2^31 - 1, got {self.steps}")
+        if self.seed >= 2**64:
+            raise ValueError(f"seed: expected an int in [0, 2^64), got {self.seed}")
+        if self.antithetic and self.paths % 2:
+            raise ValueError(f"paths: with antithetic=True expected an even number of paths, got {self.paths}")
+        draws = self.paths // 2 if self.antithetic else self.paths
+        if draws < 2:
+            raise ValueError(f"paths: expected at least 2 independent draws for a standard error, got paths={self.paths}"
+                             f" (antithetic={self.antithetic}); use paths >= {4 if self.antithetic else 2}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
+        self.precision = precision
+        self.threads = 0 if threads is None else check_int(threads, "threads", minimum=1)
+        self.device = resolve_device(device)
+
+    def _check_memory(self, n: int) -> None:
+        need = _core.mc_workspace_bytes(n, self.paths, self.antithetic, self.device)
+        have = _core.mc_cuda_free_bytes() if self.device == "cuda" else _available_host_bytes()
+        if need > 0.5 * have:
+            raise MemoryError(
+                f"X: pricing {n} points with paths={self.paths} needs {need / 2**20:.0f} MiB of {self.device} workspace, "
+                f"more than half of the {have / 2**20:.0f} MiB available; price fewer points per call or use fewer paths")
+
+    def _run(self, X: np.ndarray, reference: bool = False) -> MCResult:
+        n = X.shape[0]
+        price = np.empty(n, dtype=np.float64)
+        stderr = np.empty(n, dtype=np.float64)
+        if n:
+            self._check_memory(n)
+            heston = self.model.native_params() if isinstance(self.model, Heston) else [0.0] * 5
+            _core.mc_price(X, price, stderr, self.option.code, self.option.spot, self.option.dividend,
+                           self.model.code, heston, self.paths, self.steps, self.seed, self.bridge,
+                           self.antithetic, self.precision == "float32", self.device, self.threads, reference)
+        price.setflags(write=False)
+        stderr.setflags(write=False)
+        return MCResult(price, stderr, self.paths, self.steps, self.device, self.precision)
+
+    def _price(self, X: np.ndarray) -> np.ndarray:
+        return self._run(X).price.copy()
+
+    def evaluate(self, X) -> MCResult:
+        """Price X (n, 5): an ``MCResult`` with price and stderr (n,) float64. Counts n calls."""
+        X = as_points(X)
+        res = self._run(X)
+        self._count(X.shape[0])
+        return res
+
+    def reference(self, X) -> MCResult:
+        """The slow path: serial, one draw at a time through the scalar kernel code (CPU only,
+        float64 sums); for tests. Not counted as oracle calls."""
+        X = as_points(X)
+        if self.device != "cpu":
+            raise ValueError("reference: only on device='cpu'")
+        return self._run(X, reference=True)
+
+    def __repr__(self) -> str:
+        return (f"MonteCarlo({self.option}, {self.model}, paths={self.paths}, steps={self.steps}, seed={self.seed}, "
+                f"bridge={self.bridge}, antithetic={self.antithetic}, device={self.device!r}, "
+                f"precision={self.precision!r}, calls={self.calls})")
