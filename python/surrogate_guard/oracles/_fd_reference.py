@@ -24,8 +24,13 @@ def _solve_dense(option: BarrierOption, row, N: int, M: int, R: int, k: float, m
     L = np.zeros((N + 1, N + 1))
     for i in range(1, N):
         hm, hp = x[i] - x[i - 1], x[i + 1] - x[i]
-        L[i, i - 1] = (sig * sig - mu * hp) / (hm * (hm + hp))
-        L[i, i + 1] = (sig * sig + mu * hm) / (hp * (hm + hp))
+        # Central differences; upwind drift where the cell Peclet number exceeds PECLET_MAX.
+        lo_c = (sig * sig - mu * hp) / (hm * (hm + hp))
+        hi_c = (sig * sig + mu * hm) / (hp * (hm + hp))
+        if abs(mu) * max(hm, hp) / (0.5 * sig * sig) > K.PECLET_MAX:
+            lo_c = sig * sig / (hm * (hm + hp)) + max(-mu, 0.0) / hm
+            hi_c = sig * sig / (hp * (hm + hp)) + max(mu, 0.0) / hp
+        L[i, i - 1], L[i, i + 1] = lo_c, hi_c
         L[i, i] = -L[i, i - 1] - L[i, i + 1]
     dirichlet = np.zeros(N + 1, dtype=bool)
     dirichlet[[0, N]] = True

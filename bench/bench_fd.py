@@ -1,0 +1,107 @@
+"""Finite difference: ours (Numba, one thread) against QuantLib's FdBlackScholesBarrierEngine at
+800x800, per option, at equal or better accuracy (both measured against the closed form).
+
+Run: .venv/bin/python -m pytest bench/bench_fd.py --benchmark-only -s
+Targets (issue 2): >= 100x faster per option than QuantLib at equal or better accuracy, and
+<= 2 ns per grid node-step per option per thread. Also: JIT compile time of the first call
+in a fresh process with an empty vs a warm Numba cache.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import numba
+import numpy as np
+import pytest
+
+import surrogate_guard as sg
+from surrogate_guard.quantlib_ref import quantlib_prices
+
+PRESET = sg.presets.get("paper")
+OPT = PRESET.option
+N_QL = 24
+N_OURS = 512
+GRID = dict(space_steps=160, time_steps=160)  # the coarsest grid we found at QuantLib's accuracy or better
+GROUP = "finite difference: per option, one thread"
+
+
+def _points(n: int, seed: int) -> np.ndarray:
+    X = PRESET.sample(n, seed=seed)
+    X[:, 3] = np.maximum(np.round(X[:, 3] * 365.0), 1.0) / 365.0  # whole days
+    return X
+
+
+def _rel_err(y, X):
+    ref = sg.oracles.Analytic(OPT)(X)
+    return float(np.max(np.abs(y - ref) / np.maximum(ref, 1.0)))
+
+
+@pytest.fixture(scope="module")
+def single_thread():
+    old = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def ql_error():
+    X = _points(N_QL, seed=5)
+    return _rel_err(quantlib_prices(OPT, X, engine="fd", grid=(800, 800)), X)
+
+
+@pytest.mark.benchmark(group=GROUP)
+def test_ours(benchmark, single_thread, ql_error):
+    X = _points(N_OURS, seed=6)
+    fd = sg.oracles.FiniteDifference(OPT, **GRID)
+    fd(X[:2])
+    prices = benchmark.pedantic(fd, args=(X,), rounds=3, iterations=1, warmup_rounds=1)
+    per_opt = benchmark.stats["min"] / N_OURS
+    # Knocked-out points (barrier >= spot) cost nothing; count node-steps of the solved ones.
+    solved = np.count_nonzero(X[:, 1] < OPT.spot)
+    ns_node = benchmark.stats["min"] / (solved * fd.node_steps) * 1e9
+    err = _rel_err(prices, X)
+    ql_pts = _points(N_QL, seed=5)
+    err_ql_pts = _rel_err(fd(ql_pts), ql_pts)
+    benchmark.extra_info.update(us_per_option=per_opt * 1e6, ns_per_node_step=ns_node, max_rel_err=err,
+                                max_rel_err_on_ql_points=err_ql_pts, ql_max_rel_err=ql_error)
+    print(f"\nours {GRID}: {per_opt * 1e6:.1f} us/option, {ns_node:.2f} ns/node-step, "
+          f"max rel err {err:.2e} ({N_OURS} pts), {err_ql_pts:.2e} on QuantLib's points; QuantLib {ql_error:.2e}")
+    assert err <= ql_error and err_ql_pts <= ql_error
+
+
+@pytest.mark.benchmark(group=GROUP)
+def test_quantlib_800x800(benchmark, ql_error):
+    X = _points(N_QL, seed=5)
+    benchmark.pedantic(quantlib_prices, args=(OPT, X), kwargs=dict(engine="fd", grid=(800, 800)),
+                       rounds=2, iterations=1)
+    per_opt = benchmark.stats["min"] / N_QL
+    benchmark.extra_info.update(us_per_option=per_opt * 1e6, max_rel_err=ql_error)
+    print(f"\nQuantLib FD 800x800: {per_opt * 1e6:.1f} us/option, max rel err {ql_error:.2e}")
+    assert ql_error < 0.05
+
+
+_FIRST_CALL = (
+    "import time, numpy as np; t = time.perf_counter(); import surrogate_guard as sg; "
+    "fd = sg.oracles.FiniteDifference(sg.BarrierOption('down-and-out', 'put'), space_steps=40, time_steps=40); "
+    "t1 = time.perf_counter(); fd(np.array([[100.0, 80.0, 0.2, 1.0, 0.05]])); "
+    "print(time.perf_counter() - t1, t1 - t)"
+)
+
+
+def _first_call_seconds(cache_dir: str) -> float:
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    out = subprocess.run([sys.executable, "-c", _FIRST_CALL], env=env, capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[0])
+
+
+def test_jit_compile_paid_once():
+    """First call in a fresh process: empty Numba cache (compiles) vs warm cache (loads)."""
+    with tempfile.TemporaryDirectory() as d:
+        cold = _first_call_seconds(d)
+        warm = _first_call_seconds(d)
+    print(f"\nfirst FiniteDifference call: empty cache {cold:.2f} s, warm cache {warm:.3f} s")
+    assert warm < 0.5 * cold

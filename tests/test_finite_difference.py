@@ -1,0 +1,147 @@
+"""FiniteDifference against the closed form (default grid, all kinds, hard corners), against
+its dense reference, its convergence order, and argument checks.
+
+The full 1000-points-per-kind check is marked slow (run with -m slow); `make test` runs a
+smaller random sample per kind plus the corners.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from conftest import kind_points
+
+import surrogate_guard as sg
+from surrogate_guard.oracles._fd_reference import reference_prices
+
+SPOT = 100.0
+TOL = 1e-4  # issue 2: |error| <= 1e-4 max(price, 1) at the default grid
+
+
+def corners(option: sg.BarrierOption, full: bool) -> np.ndarray:
+    """Hard points: barrier within 1% of spot (and far), strike at the barrier, vol 0.01 with
+    rate 0.1 (convection dominated), maturity 0.002 and 5."""
+    if option.is_down:
+        Hs = (99.0, 99.5, 99.9, 90.0, 10.0) if full else (99.5, 99.9)
+    else:
+        Hs = (101.0, 100.5, 100.1, 110.0, 250.0) if full else (100.5, 100.1)
+    Ks = (50.0, 95.0, 100.0, 105.0, 200.0) if full else (50.0, 100.0, 200.0)
+    sigs = (0.01, 0.2, 1.0) if full else (0.01, 1.0)
+    Ts = (0.002, 0.1, 1.0, 5.0) if full else (0.002, 5.0)
+    rows = []
+    for H in Hs:
+        for K in Ks + (H,):
+            for sig, T, r in itertools.product(sigs, Ts, (0.0, 0.1)):
+                rows.append([K, H, sig, T, r])
+    return np.array(rows)
+
+
+def _check(option, X):
+    fd = sg.oracles.FiniteDifference(option)(X)
+    ref = sg.oracles.Analytic(option)(X)
+    err = np.abs(fd - ref) / np.maximum(ref, 1.0)
+    i = int(np.argmax(err))
+    assert err[i] <= TOL, (
+        f"{option}: |fd - closed form| / max(price, 1) = {err[i]:.3e} > {TOL} at "
+        f"[strike, barrier, vol, maturity, rate] = {X[i].tolist()} (fd {fd[i]!r}, closed form {ref[i]!r})"
+    )
+
+
+def test_default_grid_sample_and_corners(option):
+    X = np.vstack([kind_points(option, 40, seed=21), corners(option, full=False)])
+    _check(option, X)
+
+
+@pytest.mark.slow
+def test_default_grid_1000_points_and_all_corners(option):
+    X = np.vstack([kind_points(option, 1000, seed=22), corners(option, full=True)])
+    _check(option, X)
+
+
+def test_matches_dense_reference(option):
+    """The lane-batched Thomas kernel equals the dense numpy solve on the same grids."""
+    X = np.vstack([kind_points(option, 6, seed=4), corners(option, full=False)[::9]])
+    kw = dict(space_steps=40, time_steps=30)
+    fast = sg.oracles.FiniteDifference(option, **kw)(X)
+    slow = reference_prices(option, X, **kw)
+    # Both solve the same linear systems; only rounding differs (condition ~ steps^2).
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-11 * SPOT)
+
+
+@pytest.mark.parametrize(
+    "kind,otype,point",
+    [
+        ("down-and-out", "put", [110.0, 60.0, 0.3, 1.0, 0.05]),  # barrier 1.7 sd away: smooth near it
+        ("up-and-out", "call", [95.0, 160.0, 0.25, 0.5, 0.03]),
+    ],
+)
+def test_second_order_convergence(kind, otype, point):
+    """Plain Crank-Nicolson (no Richardson): halving h and dt divides the error by ~4."""
+    opt = sg.BarrierOption(kind, otype)
+    X = np.array([point])
+    ref = sg.oracles.Analytic(opt)(X)[0]
+    errs = [
+        sg.oracles.FiniteDifference(opt, space_steps=n, time_steps=n, richardson=False)(X)[0] - ref
+        for n in (100, 200, 400)
+    ]
+    ratios = [errs[0] / errs[1], errs[1] / errs[2]]
+    assert all(3.5 < q < 4.5 for q in ratios), f"error ratios {ratios} (errors {errs})"
+
+
+def test_richardson_beats_plain(option):
+    X = kind_points(option, 16, seed=8)
+    ref = sg.oracles.Analytic(option)(X)
+    plain = sg.oracles.FiniteDifference(option, space_steps=200, time_steps=200, richardson=False)(X)
+    rich = sg.oracles.FiniteDifference(option, space_steps=200, time_steps=200)(X)
+    assert np.max(np.abs(rich - ref)) < 0.2 * np.max(np.abs(plain - ref))
+
+
+def test_breached_at_start_and_empty_batch(option):
+    H = 100.0  # spot at the barrier: breached for every kind
+    X = np.array([[95.0, H, 0.2, 1.0, 0.05], [105.0, H, 0.3, 0.5, 0.0]])
+    fd = sg.oracles.FiniteDifference(option, space_steps=400, time_steps=400)
+    p = fd(X)
+    if option.is_in:
+        van = sg.oracles.analytic.vanilla_price(option.is_call, SPOT, 0.0, X)
+        np.testing.assert_allclose(p, van, rtol=1e-5)
+    else:
+        assert np.all(p == 0.0)
+    out = fd(np.empty((0, 5)))
+    assert out.shape == (0,) and out.dtype == np.float64
+    assert fd.calls == 2
+
+
+@pytest.mark.parametrize(
+    "kw,exc,match",
+    [
+        (dict(space_steps=7, richardson=False), ValueError, "space_steps: expected an int >= 8"),
+        (dict(space_steps=10), ValueError, "space_steps: expected an int >= 16"),
+        (dict(space_steps=101), ValueError, "space_steps: expected an even int"),
+        (dict(space_steps=100.0), TypeError, "space_steps: expected an int"),
+        (dict(time_steps=True), TypeError, "time_steps: expected an int"),
+        (dict(time_steps=2), ValueError, "time_steps: expected an int >= 6"),
+        (dict(time_steps=99), ValueError, "time_steps: expected an even int"),
+        (dict(rannacher_steps=-1), ValueError, "rannacher_steps: expected an int >= 0"),
+        (dict(std_devs=2.0), ValueError, r"std_devs: expected a number in \[3, 20\]"),
+        (dict(std_devs="6"), TypeError, "std_devs: expected a real number"),
+        (dict(richardson=1), TypeError, "richardson: expected a bool"),
+    ],
+)
+def test_rejects_bad_grid_arguments(kw, exc, match):
+    with pytest.raises(exc, match=match):
+        sg.oracles.FiniteDifference(sg.BarrierOption("down-and-out", "put"), **kw)
+
+
+def test_rejects_positional_grid_and_bad_option():
+    with pytest.raises(TypeError):
+        sg.oracles.FiniteDifference(sg.BarrierOption("down-and-out", "put"), 100)  # keyword-only
+    with pytest.raises(TypeError, match="option: expected sg.BarrierOption"):
+        sg.oracles.FiniteDifference("down-and-out")
+
+
+def test_node_steps_counts_both_grids():
+    fd = sg.oracles.FiniteDifference(sg.BarrierOption("down-and-out", "put"), space_steps=100, time_steps=50,
+                                     rannacher_steps=4)
+    # fine: 99 interior x (4 half-steps + 48 CN); coarse: 49 x (4 + 23)
+    assert fd.node_steps == 99 * 52 + 49 * 27
