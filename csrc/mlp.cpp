@@ -16,10 +16,10 @@
 namespace sg::mlp {
 namespace {
 
-constexpr int kR = 4;   // rows (units) per register tile
+constexpr int kR = 8;   // rows (units) per register tile
 constexpr int kNV = 2;  // SIMD vectors per row: points per block = kNV * lanes
 
-int round4(int v) { return (v + kR - 1) / kR * kR; }
+int round_rows(int v) { return (v + kR - 1) / kR * kR; }
 
 // out[r] = bias[r] + sum_k M[r][k] in[k] for r < rows (rows % kR == 0); in, out: kNV vectors per row
 template <typename T, typename V>
@@ -27,20 +27,20 @@ inline void gemm_rows(const T* M, int rows, int K, const T* bias, const V* in, V
   for (int r0 = 0; r0 < rows; r0 += kR) {
     const T* m = M + static_cast<size_t>(r0) * K;
     V acc[kR][kNV];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < kR; ++r)
 #pragma GCC unroll 2
       for (int v = 0; v < kNV; ++v) acc[r][v] = V{} + (bias ? bias[r0 + r] : T(0));
     for (int k = 0; k < K; ++k) {
       const V* xk = in + static_cast<size_t>(k) * kNV;
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int r = 0; r < kR; ++r) {
         const T w = m[static_cast<size_t>(r) * K + k];
 #pragma GCC unroll 2
         for (int v = 0; v < kNV; ++v) acc[r][v] += w * xk[v];
       }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < kR; ++r)
 #pragma GCC unroll 2
       for (int v = 0; v < kNV; ++v) out[static_cast<size_t>(r0 + r) * kNV + v] = acc[r][v];
@@ -49,9 +49,9 @@ inline void gemm_rows(const T* M, int rows, int K, const T* bias, const V* in, V
 
 }  // namespace
 
-// Padded copies: every row count a multiple of kR, pads zero (so padded units never contribute).
+// Padded copies: every row count a multiple of kR (8), pads zero (so padded units never contribute).
 //   wf[m]: (rp[m], kin[m]) forward, kin[0] = d, kin[m] = rp[m-1];  bf[m]: (rp[m],)
-//   wb[m]: (kin_p[m], rp[m]) = W_m^T, kin_p[0] = round4(d);  wl: (rp[nh-1],)
+//   wb[m]: (kin_p[m], rp[m]) = W_m^T, kin_p[0] = round_rows(d);  wl: (rp[nh-1],)
 template <typename T>
 struct CpuPlan<T>::Impl {
   Net<T> net;
@@ -62,10 +62,10 @@ struct CpuPlan<T>::Impl {
 
   explicit Impl(const Net<T>& n) : net(n) {
     const int nh = net.nh;
-    dp = round4(net.d);
+    dp = round_rows(net.d);
     maxrows = dp;
     for (int m = 0; m < nh; ++m) {
-      rp.push_back(round4(net.width[m]));
+      rp.push_back(round_rows(net.width[m]));
       kin.push_back(m == 0 ? net.d : rp[m - 1]);
       maxrows = std::max(maxrows, rp[m]);
     }
