@@ -84,8 +84,9 @@ def _check_array(a: Any, name: str, shape: tuple, dtype: np.dtype, finite: bool,
         raise TypeError(f"{name}: expected a numpy array or torch tensor, got {type(a).__name__}")
     if kind != ref_kind:
         raise TypeError(f"{name}: expected the same array kind as X ({ref_kind}), got {kind}")
-    got = str(a.dtype).replace("torch.", "")
-    if got != str(dtype):
+    same = (a.dtype == getattr(torch, str(dtype))) if torch else (a.dtype == dtype)
+    if not same:
+        got = str(a.dtype).replace("torch.", "")
         raise TypeError(f"{name}: expected dtype {dtype} (the weights' dtype; no silent conversion), got {got}; "
                         f"convert {name} or use weights.astype(...)")
     if tuple(a.shape) != shape:
