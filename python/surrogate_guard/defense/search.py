@@ -166,24 +166,23 @@ def find_error_maximizers(surrogate, oracle, *, seeds, steps: int = 30, lr: floa
             zP = Z(P)
         except BudgetExhausted:
             break
-        y, gy = kernels.mlp_value_and_grad(weights, Xr.astype(dtype), device=device)
-        kernel_steps += 1
-        y = np.asarray(y, dtype=np.float64)
-        gy = np.asarray(gy, dtype=np.float64)
         z = zP[:m]
         gz = np.empty((m, d))
         for j in range(d):
             gz[:, j] = (zP[(1 + 2 * j) * m:(2 + 2 * j) * m] - zP[(2 + 2 * j) * m:(3 + 2 * j) * m]) / span[:, j]
+        # One fused kernel call: Y and grad Y at the iterates, then the normalized projected step
+        # x <- clip(x + lr_t (hi - lo) s / |s|), s = 2 (Y - z)(grad Y - grad z)(hi - lo).
+        lr_t = lr * decay ** (t // decay_every)
+        res = kernels.ascent_step(weights, np.ascontiguousarray(Xr, dtype=dtype), z.astype(dtype), gz.astype(dtype),
+                                  eta=lr_t, lo=lo, hi=hi, normalized=True, device=device, check_finite=False)
+        kernel_steps += 1
+        y = np.asarray(res.y, dtype=np.float64)
         r = y - z
         e = r * r
         traj.append(e)
         better = e > best_e
         best_e[better], best_u[better], best_y[better], best_z[better] = e[better], U[better], y[better], z[better]
-        # Ascent direction in the unit box; normalized so the step length is lr_t whatever the scale.
-        g = 2.0 * r[:, None] * (gy - gz) * width
-        norm = np.linalg.norm(g, axis=1, keepdims=True)
-        lr_t = lr * decay ** (t // decay_every)
-        U = np.clip(U + lr_t * g / np.where(norm > 0, norm, 1.0), 0.0, 1.0)
+        U = np.clip((np.asarray(res.x, dtype=np.float64) - lo) / width, 0.0, 1.0)
 
     evaluated = np.isfinite(best_e)
     idx = np.flatnonzero(evaluated)
