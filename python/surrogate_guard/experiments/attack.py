@@ -26,7 +26,7 @@ DEFAULT_CONFIG = {
     "fit": {"epochs": 300, "lr": 3e-3, "batch_size": 256, "val_fraction": 0.1, "patience": None,
             "weight_decay": 0.0},
     "attack": {"center": [0.5, 0.5, 0.3, 0.4, 0.5], "radius": 0.1, "shift": 10.0, "shift_mode": "absolute",
-               "n_poison": 1000, "n_guard": 1000, "guard_radius": 0.2},
+               "n_poison": 2000, "n_guard": 2000, "guard_radius": 0.3},
     "test": {"n_global": 20000, "n_ball": 2000},
     "seeds": [0, 1, 2, 3, 4],
     "device": "cpu",
@@ -42,6 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="same poison, guard counts N0,N1,...: the localization table")
     p.add_argument("--control", action="store_true",
                    help="also train a second clean surrogate (another seed): the seed-noise floor of the RMSE ratio")
+    p.add_argument("--jobs", type=int, default=1, help="seeds run in this many processes (each with `threads`)")
     p.add_argument("--no-plot", action="store_true", help="skip plot.png")
 
 
@@ -154,9 +155,9 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     keep: dict = {"seed": cfg["seeds"][0]}
     rows: list[dict] = []
-    for seed in cfg["seeds"]:
-        rows += run_seed(cfg, int(seed), guard_counts, keep, args.control)
-        groups = ([-1] if args.control else []) + guard_counts
+    groups = ([-1] if args.control else []) + guard_counts
+    for seed_rows in _run_seeds(cfg, guard_counts, keep, args.control, max(1, int(args.jobs))):
+        rows = sorted(rows + seed_rows, key=lambda r: (r["seed"], r["n_guard"]))
         summaries = {g: summarize([r for r in rows if r["n_guard"] == g]) for g in groups}
         _common.write_json(out / "report.json", {"config": cfg, "guard_counts": guard_counts, "runs": rows,
                                                  "summary": {str(g): s for g, s in summaries.items()},
@@ -171,6 +172,34 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out}/report.json, table.md{'' if args.no_plot else ', plot.png'} "
           f"in {time.perf_counter() - t0:.0f}s", flush=True)
     return 0
+
+
+def _seed_job(cfg: dict, seed: int, guard_counts: list[int], keep_seed: int, control: bool):
+    """One seed in a worker process; the oracle (it holds a lock) is rebuilt by the parent."""
+    _common.setup_threads(cfg["threads"])
+    keep: dict = {"seed": keep_seed}
+    rows = run_seed(cfg, seed, guard_counts, keep, control)
+    keep.pop("oracle", None)
+    return rows, keep
+
+
+def _run_seeds(cfg: dict, guard_counts: list[int], keep: dict, control: bool, jobs: int):
+    """Yield each seed's rows as it finishes; ``keep`` gets the first seed's models."""
+    if jobs == 1:
+        for seed in cfg["seeds"]:
+            yield run_seed(cfg, int(seed), guard_counts, keep, control)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+        futs = [pool.submit(_seed_job, cfg, int(s), guard_counts, keep["seed"], control) for s in cfg["seeds"]]
+        for fut in as_completed(futs):
+            rows, k = fut.result()
+            if "clean" in k:
+                keep.update(k)
+                keep["oracle"] = _common.make_oracle(cfg["oracle"], cfg["preset"])[1]
+            yield rows
 
 
 def _save_seed_artifacts(out, keep: dict) -> None:
