@@ -141,3 +141,28 @@ def test_bad_input(setup):
         find_error_maximizers(s, Z, seeds=4, steps=0)
     with pytest.raises(ValueError, match="strategy: expected one of"):
         detect(s, Z, X, y, oracle_budget=100, strategy="psychic")
+
+
+def test_defend_cli_tiny_run(tmp_path):
+    """The `defend` subcommand end to end on a tiny config: report, table and plots are written."""
+    import json
+
+    from surrogate_guard.cli import main
+
+    cfg = {"preset": "mild", "n_train": 600, "fit": {"epochs": 3, "batch_size": 128},
+           "attack": {"n_poison": 60, "n_guard": 60, "radius": 0.1, "guard_radius": 0.2},
+           "test": {"n_global": 300, "n_ball": 100}, "seeds": [0],
+           "defense": {"budget_fractions": [0.1], "strategies": ["mixed", "random"],
+                       "sweep": {"radius": [0.1], "shift": [5.0]}}}
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(cfg))
+    assert main(["defend", "--config", str(path), "--out", str(tmp_path / "d")]) == 0
+    rep = json.loads((tmp_path / "d" / "report.json").read_text())
+    res = rep["results"][0]
+    assert {r["method"] for r in res["rows"]} >= {"mixed", "random", "random_relabel", "neighbour_outliers"}
+    assert all(r["oracle_calls"] <= max(1, int(0.1 * 720)) for r in res["rows"] if r["kind"] == "detect")
+    assert (tmp_path / "d" / "budget.png").stat().st_size > 0
+    assert (tmp_path / "d" / "maximizers.png").stat().st_size > 0
+    assert main(["defend", "--config", str(path), "--out", str(tmp_path / "s"), "--sweep"]) == 0
+    sweep = json.loads((tmp_path / "s" / "sweep.json").read_text())
+    assert [(r["vary"], r["value"]) for r in sweep["rows"]] == [("radius", 0.1), ("shift", 5.0)]

@@ -27,6 +27,8 @@ DEFAULT_CONFIG = {
         "main_budget_fraction": 0.1,
         "trim": False,  # TRIM retrains 3 times per seed: off by default on 2 cores
         "repair_mode": "relabel",
+        # --sweep: one attack parameter varied at a time from the default, to find where detection breaks.
+        "sweep": {"radius": [0.1, 0.07, 0.05, 0.03], "shift": [10.0, 5.0, 2.5, 1.0]},
     },
 }
 
@@ -36,6 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder (e.g. runs/defend)")
     p.add_argument("--seeds", type=int, default=None, help="use seeds 0..N-1 instead of the config's list")
     p.add_argument("--no-plot", action="store_true", help="skip the plots")
+    p.add_argument("--sweep", action="store_true",
+                   help="smaller regions and smaller shifts (config defense.sweep) at the main setting: where it breaks")
 
 
 def _row(kind: str, name: str, frac: float, rep, ps, region) -> dict:
@@ -123,12 +127,61 @@ def summary_table(results: list[dict], cfg: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_sweep(cfg: dict, out) -> int:
+    """Per seed: one clean set; per variant: poison, train, detect at the main setting."""
+    from .. import data
+    from ..experiments.attack import _attack, _train
+
+    dcfg = cfg["defense"]
+    variants = [("radius", v) for v in dcfg["sweep"]["radius"]] + [("shift", v) for v in dcfg["sweep"]["shift"]]
+    rows = []
+    t0 = time.perf_counter()
+    for seed in cfg["seeds"]:
+        preset, oracle = _common.make_oracle(cfg["oracle"], cfg["preset"])
+        clean = data.make_dataset(preset, oracle, cfg["n_train"], seed=10_000 + seed, method=cfg["sampling"])
+        for name, value in variants:
+            vcfg = copy.deepcopy(cfg)
+            vcfg["attack"][name] = value
+            if name == "radius":  # keep the shell as wide, relative to the ball, as in the default
+                vcfg["attack"]["guard_radius"] = value * cfg["attack"]["guard_radius"] / cfg["attack"]["radius"]
+            attack = _attack(vcfg, int(vcfg["attack"]["n_guard"]))
+            ps = attack.apply(clean.X, clean.y, oracle, preset=preset, seed=seed)
+            model, _ = _train(vcfg, preset, ps.X, ps.y, seed)
+            region = attack.region(preset)
+            rep = detect(model, oracle, ps.X, ps.y, oracle_budget=int(dcfg["main_budget_fraction"] * len(ps.y)),
+                         seed=seed, strategy=dcfg["main_strategy"], device=cfg["device"])
+            X_ball = region.sample(1000, 20_000 + seed, 0.0, region.radius)
+            shift_learned = float(np.mean(model.predict(X_ball) - oracle(X_ball)))
+            row = {"seed": seed, "vary": name, "value": value, "learned_shift": shift_learned,
+                   **_row("detect", dcfg["main_strategy"], dcfg["main_budget_fraction"], rep, ps, region)}
+            rows.append(row)
+            print(f"seed {seed} {name}={value}: learned shift {shift_learned:+.2f} recall {row['recall']:.3f} "
+                  f"fpr {row['fpr']:.4f} hit {row['hit']} calls {row['calls_fraction']:.3f}", flush=True)
+            _common.write_json(out / "sweep.json", {"config": cfg, "rows": rows,
+                                                    "seconds": round(time.perf_counter() - t0, 1)})
+    lines = ["| varied | value | seeds | learned shift in ball | recall mean (min) | clean rows flagged (max) "
+             "| region hit | calls used |", "|---|---:|---:|---:|---|---|---:|---:|"]
+    for name, value in variants:
+        rs = [r for r in rows if r["vary"] == name and r["value"] == value]
+        rec = np.array([r["recall"] for r in rs])
+        fpr = np.array([r["fpr"] for r in rs])
+        lines.append(f"| {name} | {value:g} | {len(rs)} | {np.mean([r['learned_shift'] for r in rs]):+.2f} | "
+                     f"{rec.mean():.3f} ({rec.min():.3f}) | {fpr.mean():.4f} ({fpr.max():.4f}) | "
+                     f"{sum(r['hit'] for r in rs)}/{len(rs)} | {np.mean([r['calls_fraction'] for r in rs]):.3f} |")
+    text = "\n".join(lines) + "\n"
+    (out / "sweep.md").write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = _common.load_config(args.config, DEFAULT_CONFIG)
     if args.seeds is not None:
         cfg["seeds"] = list(range(args.seeds))
     _common.setup_threads(cfg["threads"])
     out = _common.outdir(args.out)
+    if args.sweep:
+        return run_sweep(cfg, out)
     t0 = time.perf_counter()
     results = []
     for seed in cfg["seeds"]:
