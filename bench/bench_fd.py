@@ -74,6 +74,23 @@ def test_ours(benchmark, single_thread, ql_error):
 
 
 @pytest.mark.benchmark(group=GROUP)
+def test_ours_default_grid(benchmark, single_thread):
+    """The default grid (1000 x 1000 with Richardson): cost per node-step where the steps dominate."""
+    X = _points(64, seed=7)
+    fd = sg.oracles.FiniteDifference(OPT)
+    fd(X[:2])
+    prices = benchmark.pedantic(fd, args=(X,), rounds=3, iterations=1, warmup_rounds=1)
+    solved = np.count_nonzero(X[:, 1] < OPT.spot)
+    ns_node = benchmark.stats["min"] / (solved * fd.node_steps) * 1e9
+    err = _rel_err(prices, X)
+    benchmark.extra_info.update(us_per_option=benchmark.stats["min"] / len(X) * 1e6, ns_per_node_step=ns_node,
+                                max_rel_err=err)
+    print(f"\nours default grid: {benchmark.stats['min'] / len(X) * 1e6:.1f} us/option, {ns_node:.2f} ns/node-step, "
+          f"max rel err {err:.2e} ({len(X)} pts)")
+    assert err <= 1e-4
+
+
+@pytest.mark.benchmark(group=GROUP)
 def test_quantlib_800x800(benchmark, ql_error):
     X = _points(N_QL, seed=5)
     benchmark.pedantic(quantlib_prices, args=(OPT, X), kwargs=dict(engine="fd", grid=(800, 800)),

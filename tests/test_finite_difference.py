@@ -145,3 +145,25 @@ def test_node_steps_counts_both_grids():
                                      rannacher_steps=4)
     # fine: 99 interior x (4 half-steps + 48 CN); coarse: 49 x (4 + 23)
     assert fd.node_steps == 99 * 52 + 49 * 27
+
+
+@pytest.mark.skipif("avx2" not in __import__("llvmlite.binding").binding.get_host_cpu_features().flatten(),
+                    reason="needs a CPU with 256-bit or wider float64 SIMD")
+@pytest.mark.parametrize("name", ["_sweep_ie", "_sweep_cn"])
+def test_sweeps_are_simd_across_lanes(name):
+    """Compiled as solve_jobs compiles them (SLP on), each 8-lane update of a sweep is packed
+    float64 FMAs on vector registers, not scalar code (the issue's 2 ns/node-step needs it)."""
+    import re
+
+    import numba
+
+    from surrogate_guard.oracles import _fd_kernel as K
+
+    with K.slp_vectorizer():
+        f = numba.njit(fastmath={"contract"})(getattr(K, name).py_func)
+        N = 12
+        f(np.zeros((N + 1) * int(K.REC)), N)
+    asm = "".join(f.inspect_asm().values())
+    packed = re.findall(r"vfn?m(?:add|sub)\d+pd\s[^\n]*%[yz]mm", asm)
+    scalar = re.findall(r"vfn?m(?:add|sub)\d+sd\s", asm)
+    assert len(packed) >= 4 and not scalar, f"{len(packed)} packed, {len(scalar)} scalar FMAs"

@@ -6,6 +6,7 @@ is a recurrence along x, but independent across jobs). See docs/finite_differenc
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 
@@ -210,11 +211,13 @@ _U, _Y = _u64(0), _u64(LANES)  # u = e^{r tau} V; the forward-sweep / back-sweep
 # Crank-Nicolson (C) and the implicit Euler start-up (I).
 _QC, _IWC, _GC = _u64(2 * LANES), _u64(3 * LANES), _u64(4 * LANES)
 _QI, _IWI, _GI = _u64(5 * LANES), _u64(6 * LANES), _u64(7 * LANES)
+_E = _QC  # rows 0 and N have no factors: the boundary terms of rows 1 and N-1 go there
 
 
 @nb.njit(cache=True, fastmath={"contract"})
-def _sweep_ie(W, N, e1, eN):
-    """Implicit Euler step of all lanes: u <- M^-1 (u + e), e the boundary terms of rows 1, N-1.
+def _sweep_ie(W, N):
+    """Implicit Euler step of all lanes: u <- M^-1 (u + e), e the boundary terms of rows 1, N-1
+    (kept in the unused field _E of rows 0 and N, so that every access is to W).
 
     Forward y_i = Q_i y_{i-1} + IW_i rhs_i, back u_i = y_i + G_i u_{i+1}: each recurrence is one
     FMA per node on its chain. Rows 0 and N of Y and U stay 0 (Q_1 = G_{N-1} = 0).
@@ -222,7 +225,7 @@ def _sweep_ie(W, N, e1, eN):
     o = REC
     for bb in range(LANES):
         b = _u64(bb)
-        W[o + _Y + b] = W[o + _IWI + b] * (W[o + _U + b] + e1[bb])
+        W[o + _Y + b] = W[o + _IWI + b] * (W[o + _U + b] + W[_E + b])
     for i in range(2, N - 1):
         o = _u64(i) * REC
         p = o - REC
@@ -233,7 +236,7 @@ def _sweep_ie(W, N, e1, eN):
     p = o - REC
     for bb in range(LANES):
         b = _u64(bb)
-        W[o + _Y + b] = W[o + _QI + b] * W[p + _Y + b] + W[o + _IWI + b] * (W[o + _U + b] + eN[bb])
+        W[o + _Y + b] = W[o + _QI + b] * W[p + _Y + b] + W[o + _IWI + b] * (W[o + _U + b] + W[o + REC + _E + b])
     for i in range(N - 1, 0, -1):
         o = _u64(i) * REC
         n = o + REC
@@ -243,7 +246,7 @@ def _sweep_ie(W, N, e1, eN):
 
 
 @nb.njit(cache=True, fastmath={"contract"})
-def _sweep_cn(W, N, e1, eN):
+def _sweep_cn(W, N):
     """Crank-Nicolson step of all lanes without the explicit half: with M = I - dt/2 L,
     (2I - M) u = M (2 M^-1 u) - M u, so u <- 2 v - u with v = M^-1 (u + e/2), e the boundary
     terms (old + new) of rows 1 and N-1. Same sweeps as _sweep_ie; 6 loads, 3 stores a node.
@@ -251,7 +254,7 @@ def _sweep_cn(W, N, e1, eN):
     o = REC
     for bb in range(LANES):
         b = _u64(bb)
-        W[o + _Y + b] = W[o + _IWC + b] * (W[o + _U + b] + e1[bb])
+        W[o + _Y + b] = W[o + _IWC + b] * (W[o + _U + b] + W[_E + b])
     for i in range(2, N - 1):
         o = _u64(i) * REC
         p = o - REC
@@ -262,7 +265,7 @@ def _sweep_cn(W, N, e1, eN):
     p = o - REC
     for bb in range(LANES):
         b = _u64(bb)
-        W[o + _Y + b] = W[o + _QC + b] * W[p + _Y + b] + W[o + _IWC + b] * (W[o + _U + b] + eN[bb])
+        W[o + _Y + b] = W[o + _QC + b] * W[p + _Y + b] + W[o + _IWC + b] * (W[o + _U + b] + W[o + REC + _E + b])
     for i in range(N - 1, 0, -1):
         o = _u64(i) * REC
         n = o + REC
@@ -350,8 +353,6 @@ def _solve_block(code, S0, q, X, pts, modes, N, M, R, k, gran, res):
     ibs = np.full(LANES, -1)
     lows = np.zeros(LANES, dtype=np.bool_)
     ups = np.zeros(LANES, dtype=np.bool_)
-    e1 = np.zeros(LANES)
-    eN = np.zeros(LANES)
     n_cn = M - (R + 1) // 2
     for b in range(LANES):
         # Idle lanes repeat job 0: same work, results ignored.
@@ -389,17 +390,19 @@ def _solve_block(code, S0, q, X, pts, modes, N, M, R, k, gran, res):
             a = 0.0 if lows[b] else max(phi * (f0[b] - Ks[b]), 0.0)
             c = 0.0 if ups[b] else max(phi * (fN[b] - Ks[b]), 0.0)
             if cn:
-                e1[b] = blC[b] * (g0[b] + a)
-                eN[b] = brC[b] * (gN[b] + c)
+                e1 = blC[b] * (g0[b] + a)
+                eN = brC[b] * (gN[b] + c)
             else:
-                e1[b] = blI[b] * a
-                eN[b] = brI[b] * c
+                e1 = blI[b] * a
+                eN = brI[b] * c
+            W[_E + _u64(b)] = e1
+            W[_u64(N) * REC + _E + _u64(b)] = eN
             g0[b] = a
             gN[b] = c
         if cn:
-            _sweep_cn(W, N, e1, eN)
+            _sweep_cn(W, N)
         else:
-            _sweep_ie(W, N, e1, eN)
+            _sweep_ie(W, N)
     u = np.empty(N + 1)
     for b in range(nj):
         for i in range(1, N):
@@ -430,23 +433,27 @@ _SIG = "void(int64, float64, float64, float64[:, ::1], int64[::1], int64[::1], i
 _COMPILE_LOCK = threading.Lock()
 
 
-def _compile() -> None:
-    """Compile (or load from the cache) _solve_jobs for _SIG with LLVM's SLP vectorizer on.
+@contextlib.contextmanager
+def slp_vectorizer():
+    """LLVM's SLP vectorizer on for what Numba compiles inside (it is off by default,
+    NUMBA_SLP_VECTORIZE=0, and read when the optimization pipeline is built). SLP never
+    reassociates floating point: the results are those of the scalar code."""
+    old = nb.config.SLP_VECTORIZE
+    nb.config.SLP_VECTORIZE = 1
+    try:
+        yield
+    finally:
+        nb.config.SLP_VECTORIZE = old
 
-    Numba leaves SLP off by default (NUMBA_SLP_VECTORIZE=0) and reads the flag when it builds
-    the optimization pipeline, so it is switched on only while this one signature compiles;
-    SLP never reassociates floating point, so results are unchanged, only vectorized.
-    Further signatures are refused (disable_compile) rather than compiled without it.
-    """
+
+def _compile() -> None:
+    """Compile (or load from the cache) _solve_jobs for _SIG with the SLP vectorizer on; other
+    signatures are then refused (disable_compile) rather than compiled without it."""
     with _COMPILE_LOCK:
         if _solve_jobs.signatures:
             return
-        old = nb.config.SLP_VECTORIZE
-        nb.config.SLP_VECTORIZE = 1
-        try:
+        with slp_vectorizer():
             _solve_jobs.compile(_SIG)
-        finally:
-            nb.config.SLP_VECTORIZE = old
         _solve_jobs.disable_compile()
 
 
