@@ -142,27 +142,6 @@ def lane_grid(code, S0, q, K, H, sig, T, r, k, mode, gran, x):
 
 
 @nb.njit(cache=True)
-def cell_payoff(phi, S0, K, a, b):
-    """Average of max(phi (S0 e^y - K), 0) over y in [a, b] (exact): smooths the kink."""
-    xk = math.log(K / S0)
-    if phi > 0.0:
-        c = max(a, xk)
-        if c >= b:
-            return 0.0
-        return (S0 * (math.exp(b) - math.exp(c)) - K * (b - c)) / (b - a)
-    c = min(b, xk)
-    if c <= a:
-        return 0.0
-    return (K * (c - a) - S0 * (math.exp(c) - math.exp(a))) / (b - a)
-
-
-@nb.njit(cache=True)
-def far_value(phi, S0, K, xe, r, q, tau):
-    """Far-field value of u = e^{r tau} V: discounted-forward intrinsic, exact deep in/out of the money."""
-    return max(phi * (S0 * math.exp(xe + (r - q) * tau) - K), 0.0)
-
-
-@nb.njit(cache=True)
 def operator_row(x, i, sig, mu):
     """(A, B, C): L u_i = A u_{i-1} + B u_i + C u_{i+1}, second order on a non-uniform grid.
 
@@ -315,8 +294,8 @@ def _factor_lane(W, b, x, N, sig, mu, ib, dtR, dtC):
 
 @nb.njit(cache=True)
 def _payoff_lane(W, b, x, N, phi, S0, K):
-    """u at tau = 0: the payoff averaged over each node's dual cell (as cell_payoff, with one
-    exp per node: S0 e^m at the cell edges m is shared by neighbouring cells)."""
+    """u at tau = 0: the payoff averaged exactly over each node's dual cell (smooths the kink);
+    one exp per node, as S0 e^m at a cell edge m is shared by the two cells beside it."""
     xk = math.log(K / S0)
     ea = S0 * math.exp(0.5 * (x[0] + x[1]))
     for i in range(1, N):
