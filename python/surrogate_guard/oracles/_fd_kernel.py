@@ -318,35 +318,56 @@ def _payoff_lane(W, b, x, N, phi, S0, K):
 
 
 @nb.njit(cache=True)
-def _solve_block(code, S0, q, X, pts, modes, N, M, R, k, gran, res):
-    """Solve up to LANES jobs (point index pts[j], mode modes[j]); res[j] = price of job j."""
+def _solve_block(code, S0, q, X, pts, modes, N, M, R, k, rich, res):
+    """Solve up to LANES jobs (point index pts[j], mode modes[j]); res[j] = price of job j.
+
+    rich: Richardson (4 V(N, M) - V(N/2, M/2)) / 3, the coarse grid being every other node of
+    the fine one (lane_grid puts an interior barrier on an even index), so the grid is built once.
+    """
     nj = pts.shape[0]
-    phi = -1.0 if (code & 4) != 0 else 1.0
-    W = np.zeros((N + 1) * NF * LANES)
     xs = np.empty((LANES, N + 1))
-    # Per-lane scalars: job data, boundary coefficients, far-boundary forwards and values.
-    Ks, Ts, rs = np.ones(LANES), np.ones(LANES), np.zeros(LANES)
-    blI, brI, blC, brC = np.zeros(LANES), np.zeros(LANES), np.zeros(LANES), np.zeros(LANES)
-    f0, fN, grI, grC = np.zeros(LANES), np.zeros(LANES), np.ones(LANES), np.ones(LANES)
-    g0, gN = np.zeros(LANES), np.zeros(LANES)
+    job = np.empty((5, LANES))  # strike, barrier, volatility, maturity, rate of each lane
     ibs = np.full(LANES, -1)
     lows = np.zeros(LANES, dtype=np.bool_)
     ups = np.zeros(LANES, dtype=np.bool_)
-    n_cn = M - (R + 1) // 2
     for b in range(LANES):
         # Idle lanes repeat job 0: same work, results ignored.
         j = b if b < nj else 0
         p = pts[j]
-        K, H, sig, T, r = X[p, 0], X[p, 1], X[p, 2], X[p, 3], X[p, 4]
+        for f in range(5):
+            job[f, b] = X[p, f]
+        ibs[b], lows[b], ups[b] = lane_grid(code, S0, q, X[p, 0], X[p, 1], X[p, 2], X[p, 3], X[p, 4], k,
+                                            modes[j], 2 if rich else 1, xs[b])
+    _solve_grid(code, S0, q, xs, job, ibs, lows, ups, N, M, R, res)
+    if rich:
+        fine = res.copy()
+        _solve_grid(code, S0, q, np.ascontiguousarray(xs[:, ::2]), job, ibs // 2, lows, ups, N // 2, M // 2, R, res)
+        for j in range(nj):
+            res[j] = (4.0 * fine[j] - res[j]) / 3.0
+
+
+@nb.njit(cache=True)
+def _solve_grid(code, S0, q, xs, job, ibs, lows, ups, N, M, R, res):
+    """One theta-scheme solve of all lanes on their grids xs (LANES, N+1); res[j] for j < len(res)."""
+    nj = res.shape[0]
+    phi = -1.0 if (code & 4) != 0 else 1.0
+    W = np.zeros((N + 1) * NF * LANES)
+    # Per-lane boundary coefficients, far-boundary forwards, growth factors and values.
+    blI, brI, blC, brC = np.zeros(LANES), np.zeros(LANES), np.zeros(LANES), np.zeros(LANES)
+    f0, fN, grI, grC = np.zeros(LANES), np.zeros(LANES), np.ones(LANES), np.ones(LANES)
+    g0, gN = np.zeros(LANES), np.zeros(LANES)
+    Ks, Ts, rs = job[0], job[3], job[4]
+    n_cn = M - (R + 1) // 2
+    for b in range(LANES):
+        K, sig, T, r = job[0, b], job[2, b], job[3, b], job[4, b]
+        ib, lowb, upb = ibs[b], lows[b], ups[b]
         x = xs[b]
-        ib, lowb, upb = lane_grid(code, S0, q, K, H, sig, T, r, k, modes[j], gran, x)
         dtR = T / (2.0 * M)
         dtC = (T - R * dtR) / n_cn
         A1, CN1 = _factor_lane(W, b, x, N, sig, r - q - 0.5 * sig * sig, ib, dtR, dtC)
         _payoff_lane(W, b, x, N, phi, S0, K)
         if ib >= 0:
             W[_u64(ib) * REC + _U + _u64(b)] = 0.0
-        Ks[b], Ts[b], rs[b], ibs[b], lows[b], ups[b] = K, T, r, ib, lowb, upb
         # Boundary terms: implicit Euler dt A_1 g0(new); Crank-Nicolson dt/4 A_1 (g0(old) + g0(new)).
         blI[b] = 0.0 if ib == 1 else dtR * A1
         brI[b] = 0.0 if ib == N - 1 else dtR * CN1
@@ -399,13 +420,13 @@ def _solve_block(code, S0, q, X, pts, modes, N, M, R, k, gran, res):
 
 
 @nb.njit(cache=True, parallel=True)
-def _solve_jobs(code, S0, q, X, pts, modes, N, M, R, k, gran, res):
+def _solve_jobs(code, S0, q, X, pts, modes, N, M, R, k, rich, res):
     nj = pts.shape[0]
     nb_ = (nj + LANES - 1) // LANES
     for blk in nb.prange(nb_):
         a = blk * LANES
         e = min(a + LANES, nj)
-        _solve_block(code, S0, q, X, pts[a:e], modes[a:e], N, M, R, k, gran, res[a:e])
+        _solve_block(code, S0, q, X, pts[a:e], modes[a:e], N, M, R, k, rich, res[a:e])
 
 
 _SIG = "void(int64, float64, float64, float64[:, ::1], int64[::1], int64[::1], int64, int64, int64, float64, int64, float64[::1])"
@@ -436,9 +457,10 @@ def _compile() -> None:
         _solve_jobs.disable_compile()
 
 
-def solve_jobs(code, S0, q, X, pts, modes, N, M, R, k, gran, res) -> None:
-    """Price every job (pts[j], modes[j]) into res[j]; blocks of LANES jobs on Numba threads."""
+def solve_jobs(code, S0, q, X, pts, modes, N, M, R, k, rich, res) -> None:
+    """Price every job (pts[j], modes[j]) into res[j] (Richardson-extrapolated if rich); blocks
+    of LANES jobs on Numba threads."""
     if not _solve_jobs.signatures:
         _compile()
     _solve_jobs(int(code), float(S0), float(q), np.array(X, dtype=np.float64, order="C"),
-                pts, modes, int(N), int(M), int(R), float(k), int(gran), res)
+                pts, modes, int(N), int(M), int(R), float(k), int(bool(rich)), res)
