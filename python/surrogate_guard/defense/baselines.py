@@ -28,8 +28,12 @@ def _report(d, suspects, checked, zc, calls, n, wall, settings, X, y) -> Detecti
     cost = {"oracle_calls": int(calls), "oracle_calls_search": 0, "oracle_calls_check": int(calls),
             "relabel_all_calls": int(n), "fraction_of_relabel_all": float(calls / n) if n else 0.0,
             "kernel_steps": 0, "total_s": float(wall)}
-    return DetectionReport(_no_maximizers(d), np.empty(0, np.int64), np.asarray(suspects, np.int64),
-                           np.asarray(checked, np.int64), np.asarray(zc, float), cost, settings, X, y)
+    suspects = np.asarray(suspects, np.int64)
+    checked = np.asarray(checked, np.int64)
+    confirmed = suspects if len(checked) else np.empty(0, np.int64)
+    return DetectionReport(_no_maximizers(d), np.empty(0, np.int64), suspects, checked, np.asarray(zc, float),
+                           cost, settings, X, y, confirmed=confirmed,
+                           inferred=np.empty(0, np.int64) if len(checked) else suspects)
 
 
 def _inputs(surrogate, X_train, y_train):

@@ -14,6 +14,7 @@ import numpy as np
 
 from .._validate import as_points, check_float, check_int
 from .budget import BudgetExhausted, CountingOracle
+from .infer import infer_poisoned
 from .search import Maximizers, find_error_maximizers
 from .seeding import TrainingSignals, choose_seeds
 
@@ -23,7 +24,8 @@ class DetectionReport:
     """What ``detect`` found and what it cost.
 
     flagged: indices into ``maximizers`` judged suspicious (large error, dense data).
-    suspects: training-row indices whose label disagrees with the oracle (checked).
+    suspects: training-row indices reported poisoned: ``confirmed`` (label checked against the
+        oracle) plus ``inferred`` (label far from a local model of the oracle; not called).
     checked: training-row indices whose label was checked against the oracle.
     cost: oracle calls per stage, total, kernel steps, wall seconds per stage.
     """
@@ -37,6 +39,8 @@ class DetectionReport:
     settings: dict
     X_train: np.ndarray = field(repr=False)
     y_train: np.ndarray = field(repr=False)
+    confirmed: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # suspects checked by the oracle
+    inferred: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # suspects from the local model
 
     def recall(self, is_poison: np.ndarray) -> float:
         """Share of truly poisoned rows reported as suspects."""
@@ -62,10 +66,13 @@ class DetectionReport:
         if mode == "drop":
             return self.X_train[keep], self.y_train[keep]
         if mode == "relabel":
+            # Confirmed suspects get their oracle value; inferred ones (never priced) are dropped.
             y = self.y_train.copy()
             pos = {int(r): i for i, r in enumerate(self.checked)}
-            y[self.suspects] = self.oracle_values[[pos[int(r)] for r in self.suspects]]
-            return self.X_train, y
+            y[self.confirmed] = self.oracle_values[[pos[int(r)] for r in self.confirmed]]
+            keep = np.ones(len(y), dtype=bool)
+            keep[self.inferred] = False
+            return self.X_train[keep], y[keep]
         raise ValueError(f"mode: expected 'drop' or 'relabel', got {mode!r}")
 
     def repair(self, surrogate, *, mode: str = "drop", **fit_kwargs):
@@ -87,6 +94,8 @@ class DetectionReport:
             ],
             "n_maximizers": len(mx),
             "n_suspects": int(len(self.suspects)),
+            "n_confirmed": int(len(self.confirmed)),
+            "n_inferred": int(len(self.inferred)),
             "n_checked": int(len(self.checked)),
             "cost": self.cost,
             "settings": self.settings,
@@ -103,7 +112,8 @@ def detect(surrogate, oracle, X_train, y_train, *, oracle_budget: int, seed: int
            search_fraction: float = 0.3, steps: int = 6, lr: float = 0.05, decay: float = 0.5,
            decay_every: int = 3, fd_step: float = 1e-3, merge_radius: float = 0.05, density_radius: float = 0.1,
            min_density: int = 20, error_threshold: float | None = None, check_radius: float = 0.1,
-           grow_k: int = 8, batch: int = 32, label_tol=None, device: str = "cpu") -> DetectionReport:
+           grow_k: int = 8, batch: int = 32, label_tol=None, confirm_cap: int = 200, infer: bool = True,
+           device: str = "cpu") -> DetectionReport:
     """Detect poisoned training rows of ``surrogate`` with at most ``oracle_budget`` oracle points.
 
     Args:
@@ -116,6 +126,9 @@ def detect(surrogate, oracle, X_train, y_train, *, oracle_budget: int, seed: int
             defender's own estimate of fit quality, insensitive to a minority of poisoned rows.
         min_density: training points within ``density_radius`` for a maximizer to count as "in dense data".
         grow_k: around each confirmed suspect, its grow_k nearest training rows are checked next.
+        confirm_cap: direct checks stop growing once this many suspects are confirmed; the rest of
+            the cluster is inferred (``infer=True``) from a local quadratic model of the oracle fitted
+            to every oracle value already paid for, then verified with whatever budget is left.
         label_tol: callable z -> tolerance, or a float; default 1e-6 max(1, |z|) (deterministic oracles).
     """
     t_all = time.perf_counter()
@@ -135,6 +148,7 @@ def detect(surrogate, oracle, X_train, y_train, *, oracle_budget: int, seed: int
     batch = check_int(batch, "batch", minimum=1)
     min_density = check_int(min_density, "min_density", minimum=0)
     grow_k = check_int(grow_k, "grow_k", minimum=1)
+    confirm_cap = check_int(confirm_cap, "confirm_cap", minimum=1)
     rng = np.random.default_rng(seed)
     from .. import kernels
 
@@ -200,7 +214,7 @@ def detect(surrogate, oracle, X_train, y_train, *, oracle_budget: int, seed: int
         queue = list(signals.tree.query_ball_point(centre, r=check_radius))
         queue.sort(key=lambda i: np.linalg.norm(unit_train[i] - centre))
         barren = 0
-        while queue and barren < 2 and Z.remaining > 0:
+        while queue and barren < 2 and Z.remaining > 0 and len(suspects) < confirm_cap:
             take = [i for i in queue[: batch] if i not in checked]
             queue = queue[batch:]
             if not take:
@@ -228,6 +242,30 @@ def detect(surrogate, oracle, X_train, y_train, *, oracle_budget: int, seed: int
                 grow -= set(queue)
                 queue = queue + sorted(grow, key=lambda i: np.min(np.linalg.norm(unit_train[new] - unit_train[i], axis=1)))
     timings["check_s"] = time.perf_counter() - t
+
+    # 6. Infer the rest of a confirmed cluster from a local model of the oracle (no calls), then
+    #    spend what is left of the budget verifying inferred rows, closest to the threshold first.
+    t = time.perf_counter()
+    inferred = np.empty(0, np.int64)
+    infer_note: dict = {"inferred": 0, "reason": "disabled" if not infer else "no confirmed suspects"}
+    if infer and suspects:
+        keys = list(Z._cache)
+        known_U = (np.frombuffer(b"".join(keys), dtype=np.float64).reshape(len(keys), d) - lo) / (hi - lo)
+        known_z = np.fromiter((Z._cache[k] for k in keys), dtype=np.float64, count=len(keys))
+        inferred, infer_note = infer_poisoned(unit_train, y_train, signals.tree, np.array(sorted(set(suspects))),
+                                              known_U, known_z, set(checked), grow_k=grow_k)
+        if len(inferred) and Z.remaining > 0:
+            verify = inferred[: int(min(len(inferred), Z.remaining))]
+            z = Z(X_train[verify])
+            bad = np.abs(y_train[verify] - z) > tol_fn(z)
+            for i, zi, b in zip(verify, z, bad):
+                checked[int(i)] = float(zi)
+                if b:
+                    suspects.append(int(i))
+            infer_note["verified"] = int(len(verify))
+            infer_note["verified_wrong"] = int(np.count_nonzero(~bad))
+            inferred = np.setdiff1d(inferred, verify)
+    timings["infer_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t_all
     checked_idx = np.fromiter(checked.keys(), dtype=np.int64, count=len(checked))
     cost = {
@@ -244,5 +282,9 @@ def detect(surrogate, oracle, X_train, y_train, *, oracle_budget: int, seed: int
     settings = {"strategy": strategy, "seeds": int(m), "steps": steps, "error_threshold": float(error_threshold),
                 "min_density": min_density, "density_radius": density_radius, "check_radius": check_radius,
                 "grow_k": grow_k, "seed": seed}
-    return DetectionReport(mx, flagged, np.array(sorted(set(suspects)), dtype=np.int64), checked_idx,
-                           np.array([checked[i] for i in checked_idx]), cost, settings, X_train, y_train)
+    settings["confirm_cap"] = confirm_cap
+    cost["inference"] = infer_note
+    confirmed = np.array(sorted(set(suspects)), dtype=np.int64)
+    return DetectionReport(mx, flagged, np.union1d(confirmed, inferred).astype(np.int64), checked_idx,
+                           np.array([checked[i] for i in checked_idx]), cost, settings, X_train, y_train,
+                           confirmed=confirmed, inferred=inferred)
