@@ -38,6 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder (e.g. runs/defend)")
     p.add_argument("--seeds", type=int, default=None, help="use seeds 0..N-1 instead of the config's list")
     p.add_argument("--no-plot", action="store_true", help="skip the plots")
+    p.add_argument("--jobs", type=int, default=1, help="seeds run in this many processes (each with `threads`)")
     p.add_argument("--sweep", action="store_true",
                    help="smaller regions and smaller shifts (config defense.sweep) at the main setting: where it breaks")
 
@@ -99,6 +100,25 @@ def run_one(cfg: dict, seed: int) -> dict:
                         "rows": int(len(clean_set.y)), "oracle_calls": fa.cost["oracle_calls"]},
         "_keep": (model, ps, main, clean_set),
     }
+
+
+def _job(cfg: dict, seed: int) -> dict:
+    _common.setup_threads(cfg["threads"])
+    return run_one(cfg, seed)
+
+
+def _results(cfg: dict, jobs: int):
+    """Yield each seed's result as it finishes (in worker processes when jobs > 1)."""
+    if jobs <= 1:
+        for seed in cfg["seeds"]:
+            yield run_one(cfg, int(seed))
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+        for fut in as_completed([pool.submit(_job, cfg, int(s)) for s in cfg["seeds"]]):
+            yield fut.result()
 
 
 def summary_table(results: list[dict], cfg: dict) -> str:
@@ -184,15 +204,15 @@ def run(args: argparse.Namespace) -> int:
         return run_sweep(cfg, out)
     t0 = time.perf_counter()
     results = []
-    for seed in cfg["seeds"]:
-        res = run_one(cfg, int(seed))
+    for res in _results(cfg, max(1, int(args.jobs))):
         keep = res.pop("_keep")
         results.append(res)
+        seed = res["seed"]
         print(f"seed {seed}: recall {res['main_recall']:.3f} fpr {res['main_fpr']:.4f} hit {res['main_hit']} "
               f"calls {res['main_calls_fraction']:.3f}; ball |Y-Z| {res['ball_error']}", flush=True)
         _common.write_json(out / "report.json", {"config": cfg, "results": results,
                                                  "seconds": round(time.perf_counter() - t0, 1)})
-        if not args.no_plot and len(results) == 1:
+        if not args.no_plot and seed == cfg["seeds"][0]:
             from .plots import budget_curves, maximizers_over_density
 
             maximizers_over_density(out / "maximizers.png", *keep)
