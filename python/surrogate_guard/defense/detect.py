@@ -52,10 +52,10 @@ class DetectionReport:
         n_clean = int(np.count_nonzero(~is_poison))
         return float(np.count_nonzero(~is_poison[self.suspects]) / n_clean) if n_clean else 0.0
 
-    def region_hit(self, region, radius_factor: float = 1.0) -> bool:
-        """Whether a flagged maximizer or a confirmed suspect lies within ``radius_factor`` x the
-        radius of the region's ball (``region``: ``sg.attacks.TriggerRegion``)."""
-        pts = [self.maximizers.points[self.flagged], self.X_train[self.suspects]]
+    def region_hit(self, region, radius_factor: float = 1.0, maximizers_only: bool = False) -> bool:
+        """Whether a flagged maximizer (or, unless ``maximizers_only``, a confirmed suspect) lies
+        within ``radius_factor`` x the radius of the region's ball (``sg.attacks.TriggerRegion``)."""
+        pts = [self.maximizers.points[self.flagged], self.X_train[self.confirmed if not maximizers_only else []]]
         pts = np.vstack([p for p in pts if len(p)]) if any(len(p) for p in pts) else np.empty((0, self.X_train.shape[1]))
         return bool(len(pts)) and bool(np.any(region.distance(pts) <= radius_factor * region.radius))
 
