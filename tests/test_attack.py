@@ -115,6 +115,10 @@ def test_bad_input(clean):
         _attack(center=[1.2, 0.5, 0.5, 0.5, 0.5])
     with pytest.raises(ValueError, match="center: expected a 1-d array"):
         _attack(center=[[0.5] * 5])
+    with pytest.raises(ValueError, match="center: expected a 1-d array"):
+        _attack(center=[[0.5, 0.5], [0.5]])
+    with pytest.raises(ValueError, match=r"r_out: expected > r_in"):
+        _attack().region(PAPER).sample(5, 0, 0.2, 0.1)
     with pytest.raises(ValueError, match="radius: expected > 0"):
         _attack(radius=0.0)
     with pytest.raises(ValueError, match="n_poison: expected an int >= 0"):

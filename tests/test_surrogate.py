@@ -138,6 +138,10 @@ def test_corrupted_and_truncated_files(tmp_path, trained):
               str(wrong), metadata={"surrogate_guard": json.dumps(meta)})
     with pytest.raises(ValueError, match="tensor W0 expected float32"):
         sg.Surrogate.load(wrong)
+    meta["widths"] = [1000]
+    save_file({"W0": torch.zeros(3, 5)}, str(wrong), metadata={"surrogate_guard": json.dumps(meta)})
+    with pytest.raises(ValueError, match="invalid model description: widths"):
+        sg.Surrogate.load(wrong)
     with pytest.raises(FileNotFoundError):
         sg.Surrogate.load(tmp_path / "missing.safetensors")
 

@@ -48,6 +48,11 @@ class TriggerRegion:
     def sample(self, n: int, seed: int, r_in: float, r_out: float) -> np.ndarray:
         """``n`` raw points uniform in the box-clipped shell r_in <= |u - c| < r_out: (n, d)."""
         n = check_int(n, "n", minimum=0)
+        seed = check_int(seed, "seed", minimum=0)
+        r_in = check_float(r_in, "r_in", nonneg=True)
+        r_out = check_float(r_out, "r_out", positive=True)
+        if r_out <= r_in:
+            raise ValueError(f"r_out: expected > r_in ({r_in}), got {r_out}")
         rng = np.random.default_rng(seed)
         d = self.center.shape[0]
         out: list[np.ndarray] = [np.empty((0, d))]
@@ -108,7 +113,10 @@ class LocalizedBackdoor:
 
     def __init__(self, center, radius: float, shift: float, n_poison: int, n_guard: int = 0,
                  guard_radius: float | None = None, *, shift_mode: str = "absolute") -> None:
-        c = np.array(center, dtype=np.float64) if not isinstance(center, (str, bytes)) else None
+        try:
+            c = np.array(center, dtype=np.float64) if not isinstance(center, (str, bytes)) else None
+        except (TypeError, ValueError):
+            c = None
         if c is None or c.ndim != 1 or c.size == 0:
             raise ValueError(f"center: expected a 1-d array of normalized coordinates, got {center!r}")
         if not np.isfinite(c).all() or np.any(c < 0.0) or np.any(c > 1.0):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,8 +163,6 @@ class Surrogate:
         (default: a fifth of ``epochs``, at least 20). Deterministic given ``seed`` on one
         device and thread count: shuffling and the split use a private torch.Generator.
         """
-        import time
-
         X = self._check_X(X)
         y_arr = np.asarray(y)
         if y_arr.dtype == np.bool_ or y_arr.dtype.kind not in "iuf":
@@ -280,8 +279,11 @@ class Surrogate:
     def load(cls, path) -> "Surrogate":
         """Read a file written by ``save``; a corrupted or foreign file raises ValueError."""
         meta, tensors = _read_model(path)
-        model = cls(np.array(meta["bounds"]), meta["y_scale"], widths=meta["widths"],
-                    activation=meta["activation"])
+        try:
+            model = cls(np.array(meta["bounds"]), meta["y_scale"], widths=meta["widths"],
+                        activation=meta["activation"])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"path: {path}: invalid model description: {exc}") from None
         model.y_offset = float(meta["y_offset"])
         expected = [p.shape for p in model._params]
         params = []
