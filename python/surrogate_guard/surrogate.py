@@ -183,6 +183,9 @@ class Surrogate:
         patience = max(20, epochs // 5) if patience is None else check_int(patience, "patience", minimum=1)
         weight_decay = check_float(weight_decay, "weight_decay", nonneg=True)
         dev = torch.device(resolve_device(device))
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"device='cuda': this torch build ({torch.__version__}) has no CUDA support; "
+                               "install a CUDA build of torch or use device='cpu'")
         n = X.shape[0]
         n_val = int(round(val_fraction * n))
         if n - n_val < 1:
