@@ -249,22 +249,35 @@ def detect(surrogate, oracle, X_train, y_train, *, oracle_budget: int, seed: int
     inferred = np.empty(0, np.int64)
     infer_note: dict = {"inferred": 0, "reason": "disabled" if not infer else "no confirmed suspects"}
     if infer and suspects:
-        keys = list(Z._cache)
-        known_U = (np.frombuffer(b"".join(keys), dtype=np.float64).reshape(len(keys), d) - lo) / (hi - lo)
-        known_z = np.fromiter((Z._cache[k] for k in keys), dtype=np.float64, count=len(keys))
-        inferred, infer_note = infer_poisoned(unit_train, y_train, signals.tree, np.array(sorted(set(suspects))),
-                                              known_U, known_z, set(checked), grow_k=grow_k)
-        if len(inferred) and Z.remaining > 0:
-            verify = inferred[: int(min(len(inferred), Z.remaining))]
-            z = Z(X_train[verify])
-            bad = np.abs(y_train[verify] - z) > tol_fn(z)
-            for i, zi, b in zip(verify, z, bad):
-                checked[int(i)] = float(zi)
-                if b:
-                    suspects.append(int(i))
-            infer_note["verified"] = int(len(verify))
-            infer_note["verified_wrong"] = int(np.count_nonzero(~bad))
-            inferred = np.setdiff1d(inferred, verify)
+        # Rounds: each refits the model around every confirmed suspect (so the region it covers
+        # grows as verification confirms more) and verifies what it can; stops when a round adds nothing.
+        all_inferred: set[int] = set()
+        verified = verified_wrong = 0
+        for _ in range(8):
+            keys = list(Z._cache)
+            known_U = (np.frombuffer(b"".join(keys), dtype=np.float64).reshape(len(keys), d) - lo) / (hi - lo)
+            known_z = np.fromiter((Z._cache[k] for k in keys), dtype=np.float64, count=len(keys))
+            # Only oracle-confirmed rows define the cluster: unverified inferences never widen it.
+            base = np.array(sorted(set(suspects)), dtype=np.int64)
+            new, note = infer_poisoned(unit_train, y_train, signals.tree, base, known_U, known_z,
+                                       set(checked) | all_inferred, grow_k=grow_k)
+            infer_note = {**note, "rounds": infer_note.get("rounds", 0) + 1}
+            if not len(new):
+                break
+            all_inferred.update(int(i) for i in new)
+            if Z.remaining > 0:
+                verify = new[: int(min(len(new), Z.remaining))]
+                z = Z(X_train[verify])
+                bad = np.abs(y_train[verify] - z) > tol_fn(z)
+                for i, zi, b in zip(verify, z, bad):
+                    checked[int(i)] = float(zi)
+                    all_inferred.discard(int(i))
+                    if b:
+                        suspects.append(int(i))
+                verified += len(verify)
+                verified_wrong += int(np.count_nonzero(~bad))
+        inferred = np.array(sorted(all_inferred), dtype=np.int64)
+        infer_note.update(inferred=int(len(inferred)), verified=verified, verified_wrong=verified_wrong)
     timings["infer_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t_all
     checked_idx = np.fromiter(checked.keys(), dtype=np.int64, count=len(checked))

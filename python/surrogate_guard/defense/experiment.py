@@ -29,7 +29,8 @@ DEFAULT_CONFIG = {
         "repair_mode": "relabel",
         # --sweep: one attack parameter varied at a time from the default, to find where detection breaks.
         # The first radius is the default attack itself.
-        "sweep": {"radius": [0.1, 0.05, 0.03, 0.02], "shift": [5.0, 2.5, 1.0, 0.5]},
+        "sweep": {"radius": [0.1, 0.05, 0.02, 0.01], "shift": [2.5, 1.0, 0.5, 0.25, 0.1],
+                  "n_poison": [1000, 500, 250]},  # n_poison rows use as many guards
     },
 }
 
@@ -153,7 +154,7 @@ def summary_table(results: list[dict], cfg: dict) -> str:
 
 def _sweep_variants(cfg: dict) -> list[tuple[str, float]]:
     sw = cfg["defense"]["sweep"]
-    return [("radius", v) for v in sw["radius"]] + [("shift", v) for v in sw["shift"]]
+    return [(name, v) for name in ("radius", "shift", "n_poison") for v in sw.get(name, [])]
 
 
 def sweep_seed(cfg: dict, seed: int) -> list[dict]:
@@ -171,6 +172,8 @@ def sweep_seed(cfg: dict, seed: int) -> list[dict]:
         vcfg["attack"][name] = value
         if name == "radius":  # keep the shell as wide, relative to the ball, as in the default
             vcfg["attack"]["guard_radius"] = value * cfg["attack"]["guard_radius"] / cfg["attack"]["radius"]
+        if name == "n_poison":
+            vcfg["attack"]["n_poison"] = vcfg["attack"]["n_guard"] = int(value)
         attack = _attack(vcfg, int(vcfg["attack"]["n_guard"]))
         ps = attack.apply(clean.X, clean.y, oracle, preset=preset, seed=seed)
         model, _ = _train(vcfg, preset, ps.X, ps.y, seed)

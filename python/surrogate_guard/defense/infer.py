@@ -57,7 +57,7 @@ def infer_poisoned(unit_train: np.ndarray, y_train: np.ndarray, tree, confirmed:
 
     known_U, known_z: every point (unit box) whose oracle value is known. ``exclude``: rows
     already checked. Growth follows each inferred row's ``grow_k`` nearest rows, inside the
-    model's radius only.
+    model's radius, and within twice the confirmed rows' spacing of an oracle value it was fitted to.
     """
     if len(confirmed) < 3:
         return np.empty(0, np.int64), {"inferred": 0, "reason": "fewer than 3 confirmed suspects"}
@@ -75,6 +75,16 @@ def infer_poisoned(unit_train: np.ndarray, y_train: np.ndarray, tree, confirmed:
         return np.empty(0, np.int64), note
     tau = 0.5 * abs(shift)
     sign = np.sign(shift)
+    # The model is trusted only near the oracle values it was fitted to: within twice the median
+    # nearest-neighbour spacing of the confirmed rows (the data's scale; the stencil points of the
+    # ascent are far denser and would make it meaningless), so it never extrapolates.
+    from scipy.spatial import cKDTree
+
+    near = np.linalg.norm(known_U - centre, axis=1) <= radius
+    ktree = cKDTree(known_U[near])
+    spacing = float(np.median(cKDTree(Uc).query(Uc, k=2)[0][:, 1]))
+    support = 2.0 * max(spacing, 1e-9)
+    note["support"] = support
     inferred: set[int] = set()
     frontier = list(confirmed)
     seen = set(exclude) | set(int(i) for i in confirmed)
@@ -85,6 +95,7 @@ def infer_poisoned(unit_train: np.ndarray, y_train: np.ndarray, tree, confirmed:
         if not len(cand):
             break
         inside = np.linalg.norm(unit_train[cand] - centre, axis=1) <= radius
+        inside &= ktree.query(unit_train[cand])[0] <= support
         cand = cand[inside]
         hit = cand[sign * (y_train[cand] - model(unit_train[cand])) > tau]
         inferred.update(int(i) for i in hit)

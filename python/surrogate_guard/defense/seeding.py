@@ -4,7 +4,8 @@ Strategies (``SEED_STRATEGIES``): "random" (uniform restarts), "density" (denses
 points), "residual" (training points where the surrogate disagrees with its own label, weighted
 by density), "gradient" (largest surrogate input-gradient norm), "disagreement" (label far from
 the median of its neighbours' labels), "levy" (Levy flights around the best of the others),
-"mixed" (the default: residual, disagreement and gradient ranks, plus a Levy share).
+"mixed" (the default: residual, density and gradient ranks 2/8 each, disagreement 1/8, and a
+Levy share of 1/8).
 """
 from __future__ import annotations
 
@@ -80,14 +81,28 @@ def choose_seeds(strategy: str, m: int, signals: TrainingSignals | None, d: int,
     if strategy == "levy":
         rows = top("residual", m)
         return np.clip(signals.unit[rows] + 0.05 * levy_steps(rng, len(rows), d), 0.0, 1.0), np.full(len(rows), -1)
-    # mixed: three signals, then Levy moves away from the residual hot spots for breadth.
-    k_res = max(1, m * 3 // 8)
-    k_dis, k_grad = min(m - k_res, m // 4), min(max(0, m - k_res - m // 4), m // 8)
-    k_levy = m - k_res - k_dis - k_grad
-    rows = top("residual", k_res)
-    rows = np.concatenate([rows, top("disagreement", k_dis, rows)])
-    rows = np.concatenate([rows, top("gradient", k_grad, rows)])
+    # mixed: every cheap signal gets a share (largest remainder), Levy moves add breadth.
+    counts = _split(m, MIXED_SHARES)
+    rows = np.empty(0, dtype=np.int64)
+    for name, k in counts.items():
+        if name != "levy" and k:
+            rows = np.concatenate([rows, top(name, k, rows)])
+    k_levy = counts["levy"]
     base = signals.unit[top("residual", k_levy)] if k_levy else np.empty((0, d))
     levy = np.clip(base + 0.05 * levy_steps(rng, len(base), d), 0.0, 1.0)
     return (np.vstack([signals.unit[rows], levy]),
             np.concatenate([rows, np.full(len(levy), -1)]).astype(np.int64))
+
+
+# Shares of the seeds in the "mixed" strategy.
+MIXED_SHARES = {"residual": 2, "density": 2, "gradient": 2, "disagreement": 1, "levy": 1}
+
+
+def _split(m: int, shares: dict[str, int]) -> dict[str, int]:
+    """m seeds split in proportion to ``shares`` by largest remainder (ties: dict order)."""
+    total = sum(shares.values())
+    exact = {k: m * v / total for k, v in shares.items()}
+    counts = {k: int(v) for k, v in exact.items()}
+    for k in sorted(exact, key=lambda k: -(exact[k] - counts[k]))[: m - sum(counts.values())]:
+        counts[k] += 1
+    return counts
