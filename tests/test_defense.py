@@ -153,7 +153,7 @@ def test_defend_cli_tiny_run(tmp_path):
            "attack": {"n_poison": 60, "n_guard": 60, "radius": 0.1, "guard_radius": 0.2},
            "test": {"n_global": 300, "n_ball": 100}, "seeds": [0],
            "defense": {"budget_fractions": [0.1], "strategies": ["mixed", "random"],
-                       "sweep": {"radius": [0.1], "shift": [5.0]}}}
+                       "sweep": {"radius": [0.1], "shift": [5.0], "n_poison": [40]}}}
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps(cfg))
     assert main(["defend", "--config", str(path), "--out", str(tmp_path / "d")]) == 0
@@ -165,4 +165,32 @@ def test_defend_cli_tiny_run(tmp_path):
     assert (tmp_path / "d" / "maximizers.png").stat().st_size > 0
     assert main(["defend", "--config", str(path), "--out", str(tmp_path / "s"), "--sweep"]) == 0
     sweep = json.loads((tmp_path / "s" / "sweep.json").read_text())
-    assert [(r["vary"], r["value"]) for r in sweep["rows"]] == [("radius", 0.1), ("shift", 5.0)]
+    assert [(r["vary"], r["value"]) for r in sweep["rows"]] == [("radius", 0.1), ("shift", 5.0), ("n_poison", 40)]
+
+
+def test_local_model_is_exact_on_a_quadratic_and_refuses_when_inaccurate():
+    from scipy.spatial import cKDTree
+
+    from surrogate_guard.defense.infer import fit_local_model, infer_poisoned
+
+    rng = np.random.default_rng(0)
+    U = 0.5 + 0.1 * rng.uniform(-1, 1, (400, 5))
+    A = rng.normal(size=(5, 5))
+    quad = lambda V: 3.0 + V @ np.arange(5.0) + np.einsum("ni,ij,nj->n", V - 0.5, A, V - 0.5)  # noqa: E731
+    m = fit_local_model(U, quad(U), np.full(5, 0.5), radius=1.0)
+    # Rounding only: the features are O(1) and the system small.
+    assert m.loo_rms < 1e-9
+    V = 0.5 + 0.05 * rng.uniform(-1, 1, (50, 5))
+    np.testing.assert_allclose(m(V), quad(V), rtol=0, atol=1e-9)
+    assert fit_local_model(U[:20], quad(U[:20]), np.full(5, 0.5), radius=1.0) is None  # 20 < 2 x 21 coefficients
+
+    # Rows 0..99 poisoned by +1; the oracle is known at every row. With exact oracle values the
+    # rest of the cluster is inferred; with oracle noise of 0.5 (> shift / 4) nothing is.
+    y = quad(U) + np.where(np.arange(400) < 100, 1.0, 0.0)
+    tree = cKDTree(U)
+    confirmed = np.arange(20)
+    got, note = infer_poisoned(U, y, tree, confirmed, U[100:], quad(U[100:]), set(range(20)))
+    assert set(got) <= set(range(100)) and len(got) > 0, note
+    noisy = quad(U[100:]) + rng.normal(0, 0.5, 300)
+    got, note = infer_poisoned(U, y, tree, confirmed, U[100:], noisy, set(range(20)))
+    assert len(got) == 0 and note["reason"].startswith("local oracle model not accurate")

@@ -30,15 +30,16 @@ class LocalModel:
     n_points: int
 
     def __call__(self, U: np.ndarray) -> np.ndarray:
-        return _features(U - self.centre) @ self.coef
+        return _features((U - self.centre) / self.radius) @ self.coef
 
 
 def fit_local_model(U: np.ndarray, z: np.ndarray, centre: np.ndarray, radius: float,
-                    ridge: float = 1e-8) -> LocalModel | None:
+                    ridge: float = 1e-10) -> LocalModel | None:
     """Ridge-regularized quadratic least squares on the points within ``radius`` of ``centre``;
     None when there are too few points to fit (fewer than twice the coefficients)."""
     near = np.linalg.norm(U - centre, axis=1) <= radius
-    A = _features(U[near] - centre)
+    # Offsets scaled by the radius: every feature is O(1), so the tiny ridge only guards rank.
+    A = _features((U[near] - centre) / radius)
     if A.shape[0] < 2 * A.shape[1]:
         return None
     zn = z[near]
