@@ -111,18 +111,28 @@ def _job(cfg: dict, seed: int) -> dict:
     return run_one(cfg, seed)
 
 
-def _results(cfg: dict, jobs: int):
-    """Yield each seed's result as it finishes (in worker processes when jobs > 1)."""
+def _per_seed(fn, cfg: dict, jobs: int):
+    """Yield fn(cfg, seed) for every seed as it finishes (in spawned worker processes when jobs > 1)."""
     if jobs <= 1:
         for seed in cfg["seeds"]:
-            yield run_one(cfg, int(seed))
+            yield fn(cfg, int(seed))
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-        for fut in as_completed([pool.submit(_job, cfg, int(s)) for s in cfg["seeds"]]):
+        for fut in as_completed([pool.submit(fn, cfg, int(s)) for s in cfg["seeds"]]):
             yield fut.result()
+
+
+def _cells(rs: list[dict]) -> str:
+    """Table cells shared by every summary: recall mean (min) | clean rows flagged | region hit | calls."""
+    rec = np.array([r["recall"] for r in rs])
+    fpr = np.array([r["fpr"] for r in rs])
+    n = len(rs)
+    return (f"{rec.mean():.3f} ({rec.min():.3f}) | {fpr.mean():.4f} ({fpr.max():.4f}) | "
+            f"{sum(r['hit'] for r in rs)}/{n} ({sum(r.get('hit_maximizer', False) for r in rs)}/{n}) | "
+            f"{np.mean([r['calls_fraction'] for r in rs]):.3f}")
 
 
 def summary_table(results: list[dict], cfg: dict) -> str:
@@ -136,12 +146,7 @@ def summary_table(results: list[dict], cfg: dict) -> str:
                   key=lambda k: (k[0] != "detect", k[1], k[2]))
     for kind, meth, frac in keys:
         rs = [r for r in all_rows if (r["kind"], r["method"], r["budget_fraction"]) == (kind, meth, frac)]
-        rec = np.array([r["recall"] for r in rs])
-        fpr = np.array([r["fpr"] for r in rs])
-        lines.append(f"| {meth}{' (baseline)' if kind == 'baseline' else ''} | {frac:.0%} | {rec.mean():.3f} "
-                     f"({rec.min():.3f}) | {fpr.mean():.4f} ({fpr.max():.4f}) | "
-                     f"{sum(r['hit'] for r in rs)}/{len(rs)} ({sum(r.get('hit_maximizer', False) for r in rs)}/{len(rs)}) | "
-                     f"{np.mean([r['calls_fraction'] for r in rs]):.3f} |")
+        lines.append(f"| {meth}{' (baseline)' if kind == 'baseline' else ''} | {frac:.0%} | {_cells(rs)} |")
     be = np.array([[r["ball_error"]["clean"], r["ball_error"]["poisoned"], r["ball_error"]["repaired"]] for r in results])
     fa = [r["false_alarm"] for r in results]
     lines += ["", f"Main setting ({dcfg['main_strategy']}, {dcfg['main_budget_fraction']:.0%}): mean |Y - Z| in the "
@@ -195,30 +200,16 @@ def run_sweep(cfg: dict, out, jobs: int = 1) -> int:
     variants = _sweep_variants(cfg)
     rows: list[dict] = []
     t0 = time.perf_counter()
-    if jobs <= 1:
-        chunks = (sweep_seed(cfg, int(s)) for s in cfg["seeds"])
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"))
-        chunks = (f.result() for f in as_completed([pool.submit(sweep_seed, cfg, int(s)) for s in cfg["seeds"]]))
-    for chunk in chunks:
+    for chunk in _per_seed(sweep_seed, cfg, jobs):
         rows += chunk
         _common.write_json(out / "sweep.json", {"config": cfg, "rows": rows,
                                                 "seconds": round(time.perf_counter() - t0, 1)})
-    if jobs > 1:
-        pool.shutdown()
     lines = ["| varied | value | seeds | learned shift in ball | recall mean (min) | clean rows flagged (max) "
              "| region hit (by a flagged maximizer) | calls used |", "|---|---:|---:|---:|---|---|---:|---:|"]
     for name, value in variants:
         rs = [r for r in rows if r["vary"] == name and r["value"] == value]
-        rec = np.array([r["recall"] for r in rs])
-        fpr = np.array([r["fpr"] for r in rs])
         lines.append(f"| {name} | {value:g} | {len(rs)} | {np.mean([r['learned_shift'] for r in rs]):+.2f} | "
-                     f"{rec.mean():.3f} ({rec.min():.3f}) | {fpr.mean():.4f} ({fpr.max():.4f}) | "
-                     f"{sum(r['hit'] for r in rs)}/{len(rs)} ({sum(r['hit_maximizer'] for r in rs)}/{len(rs)}) | "
-                     f"{np.mean([r['calls_fraction'] for r in rs]):.3f} |")
+                     f"{_cells(rs)} |")
     text = "\n".join(lines) + "\n"
     (out / "sweep.md").write_text(text, encoding="utf-8")
     print(text)
@@ -235,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
         return run_sweep(cfg, out, max(1, int(args.jobs)))
     t0 = time.perf_counter()
     results = []
-    for res in _results(cfg, max(1, int(args.jobs))):
+    for res in _per_seed(_job, cfg, max(1, int(args.jobs))):
         keep = res.pop("_keep")
         results.append(res)
         seed = res["seed"]
