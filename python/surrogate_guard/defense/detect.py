@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._validate import as_points, check_float, check_int
-from .budget import BudgetExhausted, CountingOracle
+from .budget import CountingOracle
 from .infer import infer_poisoned
 from .search import Maximizers, find_error_maximizers
 from .seeding import TrainingSignals, choose_seeds
@@ -209,21 +209,18 @@ def detect(surrogate, oracle, X_train, y_train, *, oracle_budget: int, seed: int
             if b:
                 suspects.append(int(i))
                 seed_suspects.append(int(i))
-    starts = [mx.unit[fi] for fi in flagged] + [unit_train[i] for i in seed_suspects]
-    for centre in starts:
-        queue = list(signals.tree.query_ball_point(centre, r=check_radius))
-        queue.sort(key=lambda i: np.linalg.norm(unit_train[i] - centre))
+    def grow_checks(queue: list[int], cap: float, skip: set[int]) -> None:
+        """Check queued rows in batches, nearest first; queue the k nearest rows of every new
+        suspect (growth follows the data's own spacing, far finer inside a poisoned ball than
+        elsewhere); stop after two barren batches, at ``cap`` suspects, or at the budget."""
         barren = 0
-        while queue and barren < 2 and Z.remaining > 0 and len(suspects) < confirm_cap:
-            take = [i for i in queue[: batch] if i not in checked]
+        while queue and barren < 2 and Z.remaining > 0 and len(suspects) < cap:
+            take = [i for i in queue[:batch] if i not in checked and i not in skip]
             queue = queue[batch:]
             if not take:
                 continue
             take = take[: int(min(len(take), Z.remaining))]
-            try:
-                z = Z(X_train[take])
-            except BudgetExhausted:
-                break
+            z = Z(X_train[take])
             bad = np.abs(y_train[take] - z) > tol_fn(z)
             for i, zi, b in zip(take, z, bad):
                 checked[i] = float(zi)
@@ -232,15 +229,15 @@ def detect(surrogate, oracle, X_train, y_train, *, oracle_budget: int, seed: int
             new = [take[k] for k in np.flatnonzero(bad)]
             barren = 0 if new else barren + 1
             if new:
-                # Grow by the k nearest rows of each new suspect: follows the data's own
-                # spacing, which inside a poisoned ball is far finer than elsewhere.
-                grow = set()
                 _, nbrs = signals.tree.query(unit_train[new], k=min(grow_k + 1, len(unit_train)))
-                for nb in np.atleast_2d(nbrs):
-                    grow.update(int(j) for j in nb)
-                grow -= set(checked)
-                grow -= set(queue)
+                grow = set(int(j) for j in np.atleast_2d(nbrs).ravel()) - set(checked) - set(queue) - skip
                 queue = queue + sorted(grow, key=lambda i: np.min(np.linalg.norm(unit_train[new] - unit_train[i], axis=1)))
+
+    starts = [mx.unit[fi] for fi in flagged] + [unit_train[i] for i in seed_suspects]
+    for centre in starts:
+        queue = list(signals.tree.query_ball_point(centre, r=check_radius))
+        queue.sort(key=lambda i: np.linalg.norm(unit_train[i] - centre))
+        grow_checks(queue, confirm_cap, set())
     timings["check_s"] = time.perf_counter() - t
 
     # 6. Infer the rest of a confirmed cluster from a local model of the oracle (no calls), then
@@ -278,6 +275,13 @@ def detect(surrogate, oracle, X_train, y_train, *, oracle_budget: int, seed: int
                 verified_wrong += int(np.count_nonzero(~bad))
         inferred = np.array(sorted(all_inferred), dtype=np.int64)
         infer_note.update(inferred=int(len(inferred)), verified=verified, verified_wrong=verified_wrong)
+    # 7. Budget left (inference refused, or the cluster is larger than it reached): keep growing
+    #    by direct checks around every confirmed suspect, without the cap.
+    if suspects and Z.remaining > 0:
+        _, nbrs = signals.tree.query(unit_train[sorted(set(suspects))], k=min(grow_k + 1, len(unit_train)))
+        skip = set(int(i) for i in inferred)
+        queue = sorted(set(int(j) for j in np.atleast_2d(nbrs).ravel()) - set(checked) - skip)
+        grow_checks(queue, np.inf, skip)
     timings["infer_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t_all
     checked_idx = np.fromiter(checked.keys(), dtype=np.int64, count=len(checked))
