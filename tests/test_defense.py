@@ -194,3 +194,23 @@ def test_local_model_is_exact_on_a_quadratic_and_refuses_when_inaccurate():
     noisy = quad(U[100:]) + rng.normal(0, 0.5, 300)
     got, note = infer_poisoned(U, y, tree, confirmed, U[100:], noisy, set(range(20)))
     assert len(got) == 0 and note["reason"].startswith("local oracle model not accurate")
+
+
+def test_seed_split_and_strategies():
+    from surrogate_guard.defense.seeding import MIXED_SHARES, SEED_STRATEGIES, TrainingSignals, _split, choose_seeds
+
+    for m in (1, 2, 3, 9, 30, 101):
+        counts = _split(m, MIXED_SHARES)
+        assert sum(counts.values()) == m and min(counts.values()) >= 0
+    assert _split(8, MIXED_SHARES) == MIXED_SHARES
+    rng = np.random.default_rng(0)
+    U = rng.random((500, 5))
+    y = U.sum(axis=1)
+    sig = TrainingSignals(U, y, y + 0.01 * rng.normal(size=500), rng.random(500))
+    for strat in SEED_STRATEGIES:
+        seeds, rows = choose_seeds(strat, 16, sig, 5, np.random.default_rng(1))
+        assert seeds.shape == (16, 5) and rows.shape == (16,)
+        assert np.all((seeds >= 0) & (seeds <= 1))
+        on_rows = rows >= 0
+        np.testing.assert_array_equal(seeds[on_rows], U[rows[on_rows]])  # row seeds are the rows, exactly
+        assert len(set(rows[on_rows])) == on_rows.sum()  # no row twice
