@@ -5,7 +5,6 @@ Target (issue 2): <= 200 ns per option per core on large batches.
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pytest
 
@@ -15,14 +14,6 @@ from surrogate_guard.quantlib_ref import quantlib_prices
 PRESET = sg.presets.get("paper")
 N_OURS = 1_000_000
 N_QL = 500
-
-
-@pytest.fixture(scope="module")
-def single_thread():
-    old = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(old)
 
 
 @pytest.mark.benchmark(group="analytic: per option, one core")

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 
-import numba
 import numpy as np
 import pytest
 
@@ -37,14 +36,6 @@ def _points(n: int, seed: int) -> np.ndarray:
 def _rel_err(y, X):
     ref = sg.oracles.Analytic(OPT)(X)
     return float(np.max(np.abs(y - ref) / np.maximum(ref, 1.0)))
-
-
-@pytest.fixture(scope="module")
-def single_thread():
-    old = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")

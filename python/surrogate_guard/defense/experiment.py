@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
         _common.write_json(out / "report.json", {"config": cfg, "results": results,
                                                  "seconds": round(time.perf_counter() - t0, 1)})
         if not args.no_plot and seed == cfg["seeds"][0]:
-            from .plots import budget_curves, maximizers_over_density
+            from .plots import maximizers_over_density
 
             maximizers_over_density(out / "maximizers.png", *keep)
     text = summary_table(results, cfg)
