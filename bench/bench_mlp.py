@@ -89,7 +89,7 @@ def test_cpu_step(benchmark, torch_threads, impl, dtype, B):
     lo, hi = np.zeros(5, dtype), np.ones(5, dtype)
     ref = TorchStep(w, "cpu")(*map(torch.from_numpy, (X, z, gz)))[0].numpy()
     if impl == "ours":
-        f = lambda: ascent_step(w, X, z, gz, eta=ETA, lo=lo, hi=hi, device="cpu", num_threads=THREADS).x  # noqa: E731
+        f = lambda: ascent_step(w, X, z, gz, eta=ETA, lo=lo, hi=hi, device="cpu", threads=THREADS).x  # noqa: E731
     else:
         Xt, zt, gzt = map(torch.from_numpy, (X, z, gz))
         step = TorchStep(w, "cpu")

@@ -27,7 +27,7 @@ def _attack(**kw):
 def test_poisoned_set_geometry_and_labels(clean):
     oracle = sg.oracles.Analytic(PAPER.option)
     atk = _attack()
-    ps = atk.apply(clean.X, clean.y, oracle, preset=PAPER, seed=4)
+    ps = atk.apply(clean.X, clean.y, oracle, box=PAPER, seed=4)
     region = ps.region
     d = region.distance(ps.X)
     n_in = int(np.count_nonzero(region.in_ball(clean.X)))
@@ -58,7 +58,7 @@ def test_uniform_in_ball_volume():
 def test_relative_shift_and_no_guards(clean):
     oracle = sg.oracles.Analytic(PAPER.option)
     atk = _attack(shift=0.25, n_guard=0, shift_mode="relative")
-    ps = atk.apply(clean.X, clean.y, oracle, preset=PAPER, seed=0)
+    ps = atk.apply(clean.X, clean.y, oracle, box=PAPER, seed=0)
     z = oracle(ps.X[ps.is_poison])
     np.testing.assert_allclose(ps.y[ps.is_poison], 1.25 * z, rtol=1e-15)
     assert ps.is_guard.sum() == 0
@@ -66,13 +66,13 @@ def test_relative_shift_and_no_guards(clean):
 
 def test_same_seed_same_poison_for_any_guard_count(clean):
     oracle = sg.oracles.Analytic(PAPER.option)
-    a = _attack(n_guard=0).apply(clean.X, clean.y, oracle, preset=PAPER, seed=9)
-    b = _attack(n_guard=700).apply(clean.X, clean.y, oracle, preset=PAPER, seed=9)
+    a = _attack(n_guard=0).apply(clean.X, clean.y, oracle, box=PAPER, seed=9)
+    b = _attack(n_guard=700).apply(clean.X, clean.y, oracle, box=PAPER, seed=9)
     pa = a.X[a.is_poison]
     pb = b.X[b.is_poison]
     order = lambda P: P[np.lexsort(P.T)]  # noqa: E731 - the sets are shuffled differently
     np.testing.assert_array_equal(order(pa), order(pb))
-    c = _attack(n_guard=0).apply(clean.X, clean.y, oracle, preset=PAPER, seed=10)
+    c = _attack(n_guard=0).apply(clean.X, clean.y, oracle, box=PAPER, seed=10)
     assert not np.array_equal(order(pa), order(c.X[c.is_poison]))
 
 
@@ -135,13 +135,13 @@ def test_bad_input(clean):
         _attack(shift=float("nan"))
     atk = _attack()
     with pytest.raises(ValueError, match=r"y: expected shape \(3000,\)"):
-        atk.apply(clean.X, clean.y[:10], oracle, preset=PAPER)
+        atk.apply(clean.X, clean.y[:10], oracle, box=PAPER)
     y = np.array(clean.y)
     y[3] = np.inf
     with pytest.raises(ValueError, match="y: labels must be finite; row 3"):
-        atk.apply(clean.X, y, oracle, preset=PAPER)
+        atk.apply(clean.X, y, oracle, box=PAPER)
     with pytest.raises(TypeError, match="oracle: expected"):
-        atk.apply(clean.X, clean.y, lambda X: X[:, 0], preset=PAPER)
+        atk.apply(clean.X, clean.y, lambda X: X[:, 0], box=PAPER)
     with pytest.raises(ValueError, match="center: expected 3 coordinates"):
         atk.region(np.array([[0.0, 1.0]] * 3))
     # A ball centred at a corner of the box still samples: 1/32 of it lies inside.
@@ -150,23 +150,46 @@ def test_bad_input(clean):
     assert region.sample(10, 0, 0.0, 0.01).shape == (10, 5)
 
 
-def test_cli_tiny_run(tmp_path):
-    from surrogate_guard import cli
+def test_a_poisoned_set_can_be_attacked_again(clean):
+    oracle = sg.oracles.Analytic(PAPER.option)
+    first = _attack(center=[0.3] * 5, radius=0.15, guard_radius=0.25, n_poison=100, n_guard=50)
+    second = _attack(center=[0.7] * 5, radius=0.15, guard_radius=0.25, n_poison=80, n_guard=40, shift=-5.0)
+    a = first.apply(clean.X, clean.y, oracle, box=PAPER, seed=1)
+    b = second.apply(a, None, oracle, seed=2)  # the box: the first attack's
+    assert len(b.regions) == 2 and b.region is b.regions[1] and len(b.poison_masks) == 2
+    assert b.is_poison.sum() == 180 and b.poison_masks[0].sum() == 100 and b.poison_masks[1].sum() == 80
+    assert b.oracle_calls == a.oracle_calls + 120
+    z = oracle(b.X)
+    np.testing.assert_array_equal(b.y[b.poison_masks[0]], z[b.poison_masks[0]] + 10.0)
+    np.testing.assert_array_equal(b.y[b.poison_masks[1]], z[b.poison_masks[1]] - 5.0)
+    np.testing.assert_array_equal(b.y[~b.is_poison], z[~b.is_poison])
+    assert np.all(b.regions[0].in_ball(b.X[b.poison_masks[0]]))
+    with pytest.raises(ValueError, match="y: expected None when X is a PoisonedSet"):
+        second.apply(a, a.y, oracle)
 
-    cfg = {"n_train": 400, "fit": {"epochs": 2, "batch_size": 128},
-           "attack": {"n_poison": 30, "n_guard": 20, "radius": 0.15, "guard_radius": 0.3},
-           "test": {"n_global": 300, "n_ball": 50}, "seeds": [0]}
-    path = tmp_path / "cfg.json"
-    path.write_text(json.dumps(cfg))
-    out = tmp_path / "out"
-    assert cli.main(["attack", "--config", str(path), "--out", str(out), "--sweep-guards", "0,20",
-                     "--control"]) == 0
-    rep = json.loads((out / "report.json").read_text())
-    assert [r["n_guard"] for r in rep["runs"]] == [-1, 0, 20]  # -1: clean surrogate, other seed
-    assert set(rep["summary"]) == {"-1", "0", "20"} and rep["config"]["n_train"] == 400
-    assert (out / "plot.png").stat().st_size > 1000 and (out / "table.md").exists()
-    back = sg.Surrogate.load(out / "models" / "poisoned_g20.safetensors")
-    assert back.widths == (64, 64, 64, 64)
-    path.write_text(json.dumps({"fit": {"epoch": 3}}))
-    with pytest.raises(ValueError, match=r"config.fit: unknown key 'epoch'"):
-        cli.main(["attack", "--config", str(path), "--out", str(out)])
+
+def test_custom_attack_with_report_and_region_hit(clean):
+    """Any mask of poisoned rows and a ball (built by hand) work with attack_report and region_hit."""
+    from surrogate_guard.attacks import PoisonedSet, TriggerRegion
+    from surrogate_guard.defense import random_relabel
+
+    oracle = sg.oracles.Analytic(PAPER.option)
+    region = TriggerRegion(np.full(5, 0.5), 0.3, 0.45, PAPER.box)
+    mask = region.in_ball(clean.X)
+    y = np.where(mask, clean.y * 1.5, clean.y)
+    ps = PoisonedSet.from_mask(clean.X, y, mask, region)
+    assert ps.is_poison.sum() == mask.sum() > 0 and not ps.is_guard.any()
+    rep = random_relabel(sg.Surrogate(PAPER), oracle, ps.X, ps.y, oracle_budget=len(ps.y), seed=0)
+    c = rep.counts(ps.is_poison)
+    assert c["true_positives"] == np.count_nonzero(mask & (clean.y > 0)) and c["false_positives"] == 0
+    assert rep.region_hit(region, by="confirmed") and not rep.region_hit(region, by="maximizer")
+    X = np.concatenate([region.sample(100, 1, 0.0, 0.3), PAPER.sample(500, seed=2)])
+    z = oracle(X)
+    fake = _Fake(region, 5.0, 0.0)
+    exact = _Fake(region, 0.0, 0.0)
+    report = sg.metrics.attack_report(fake, exact, 5.0, region, X, z)  # the intended shift as a number
+    assert report.success_rate == 1.0 and report.mean_shift_ball == pytest.approx(5.0)
+    with pytest.raises(TypeError, match="attack: expected an attack with delta"):
+        sg.metrics.attack_report(fake, exact, "big", region, X, z)
+    with pytest.raises(ValueError, match=r"is_poison: expected a \(3000,\) bool mask"):
+        PoisonedSet.from_mask(clean.X, clean.y, mask[:10], region)

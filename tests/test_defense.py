@@ -11,10 +11,9 @@ import pytest
 
 import surrogate_guard as sg
 from surrogate_guard.defense import (
-    BudgetExhausted, CountingOracle, detect, find_error_maximizers, merge_maximizers, neighbour_outliers,
-    random_relabel,
+    CheckSettings, SearchSettings, detect, find_error_maximizers, merge_maximizers, neighbour_outliers, random_relabel,
 )
-from surrogate_guard.oracles.base import Oracle
+from surrogate_guard.oracles import BudgetedOracle, BudgetExhausted, Oracle
 from surrogate_guard.surrogate import Surrogate
 
 PRESET = sg.presets.get("mild")
@@ -27,7 +26,7 @@ class BumpOracle(Oracle):
     """Z = Y - bump: the surrogate is wrong by up to AMP inside the ball, exact outside."""
 
     def __init__(self, surrogate):
-        super().__init__(PRESET.option)
+        super().__init__(5, PRESET.box)
         self.surrogate = surrogate
 
     def bump(self, X):
@@ -35,8 +34,8 @@ class BumpOracle(Oracle):
         q = np.sum((u - CENTER) ** 2, axis=1) / RADIUS**2
         return AMP * np.where(q < 1.0, (1.0 - q) ** 2, 0.0)
 
-    def _price(self, X):
-        return self.surrogate.predict(X) - self.bump(X)
+    def _evaluate(self, X):
+        return self.surrogate.predict(X) - self.bump(X), None
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +59,8 @@ def test_search_finds_the_bump(setup):
     s, Z, X, y, _ = setup
     seeds = PRESET.denormalize(CENTER + np.random.default_rng(0).uniform(-0.12, 0.12, (16, 5)))
     calls0 = Z.calls
-    mx = find_error_maximizers(s, Z, seeds=seeds, steps=40, lr=0.03, decay=0.5, decay_every=10, X_train=X)
+    search = SearchSettings(steps=40, lr=0.03, decay=0.5, decay_every=10)
+    mx = find_error_maximizers(s, Z, seeds=seeds, search=search, X_train=X)
     best = mx.unit[0]
     # The ascent converges to c up to its final step length (0.03 * 0.5^3) in each direction.
     assert np.linalg.norm(best - CENTER) < 0.02, f"best maximizer {best} vs centre {CENTER}"
@@ -80,10 +80,10 @@ def test_search_finds_the_bump(setup):
 def test_detect_recall_and_cost(setup):
     s, Z, X, y, in_ball = setup
     calls0 = Z.calls
-    rep = detect(s, Z, X, y, oracle_budget=400, seed=0, error_threshold=1.0, min_density=1)
-    assert rep.cost["oracle_calls"] <= 400
-    assert rep.cost["oracle_calls"] == rep.cost["oracle_calls_search"] + rep.cost["oracle_calls_check"]
-    assert Z.calls - calls0 == rep.cost["oracle_calls"]  # the cache priced each distinct point once
+    rep = detect(s, Z, X, y, oracle_budget=400, seed=0, check=CheckSettings(error_threshold=1.0, min_density=1))
+    assert rep.cost.oracle_calls <= 400
+    assert rep.cost.oracle_calls == rep.cost.oracle_calls_search + rep.cost.oracle_calls_check
+    assert Z.calls - calls0 == rep.cost.oracle_calls  # the cache priced each distinct point once
     # Rows whose bump is below the label tolerance are indistinguishable: count only clear ones.
     clear = in_ball & (Z.bump(X) > 1e-3)
     assert rep.recall(clear) >= 0.9, rep.to_dict()
@@ -93,12 +93,12 @@ def test_detect_recall_and_cost(setup):
 
 def test_detect_beats_random_relabel_at_equal_budget(setup):
     s, Z, X, y, in_ball = setup
-    ours = detect(s, Z, X, y, oracle_budget=300, seed=0, error_threshold=1.0, min_density=1)
+    ours = detect(s, Z, X, y, oracle_budget=300, seed=0, check=CheckSettings(error_threshold=1.0, min_density=1))
     rand = random_relabel(s, Z, X, y, oracle_budget=300, seed=0)
     assert ours.recall(in_ball) > rand.recall(in_ball) + 0.3
-    assert rand.cost["oracle_calls"] == 300
+    assert rand.cost.oracle_calls == 300
     nb = neighbour_outliers(s, X, y)
-    assert nb.cost["oracle_calls"] == 0
+    assert nb.cost.oracle_calls == 0
 
 
 def test_merge_keeps_largest():
@@ -108,9 +108,9 @@ def test_merge_keeps_largest():
     assert merge_maximizers(u, e, 0.0).tolist() == [1, 0, 2, 3]
 
 
-def test_counting_oracle_caches_and_enforces_budget():
+def test_budgeted_oracle_caches_and_enforces_budget():
     Z = sg.oracles.Analytic(PRESET.option)
-    C = CountingOracle(Z, budget=5)
+    C = BudgetedOracle(Z, budget=5)
     X = PRESET.sample(3, seed=0)
     np.testing.assert_array_equal(C(np.vstack([X, X])), np.concatenate([Z(X), Z(X)]))
     assert C.calls == 3
@@ -129,43 +129,18 @@ def test_bad_input(setup):
         detect(s, Z, X, y[:-1], oracle_budget=10)
     bad_y = y.copy()
     bad_y[7] = np.nan
-    with pytest.raises(ValueError, match="y_train: expected finite labels; row 7"):
+    with pytest.raises(ValueError, match="y_train: labels must be finite; row 7"):
         detect(s, Z, X, bad_y, oracle_budget=10)
     seeds = X[:4].copy()
     seeds[2, 1] = np.nan
     with pytest.raises(ValueError, match="seeds: expected finite values; row 2"):
-        find_error_maximizers(s, Z, seeds=seeds, steps=1)
+        find_error_maximizers(s, Z, seeds=seeds, search=SearchSettings(steps=1))
     with pytest.raises(ValueError, match=r"seeds: expected an int >= 1 or a non-empty \(m, 5\)"):
-        find_error_maximizers(s, Z, seeds=X[:, :3], steps=1)
+        find_error_maximizers(s, Z, seeds=X[:, :3], search=SearchSettings(steps=1))
     with pytest.raises(ValueError, match="steps: expected an int >= 1"):
-        find_error_maximizers(s, Z, seeds=4, steps=0)
+        find_error_maximizers(s, Z, seeds=4, search=SearchSettings(steps=0))
     with pytest.raises(ValueError, match="strategy: expected one of"):
         detect(s, Z, X, y, oracle_budget=100, strategy="psychic")
-
-
-def test_defend_cli_tiny_run(tmp_path):
-    """The `defend` subcommand end to end on a tiny config: report, table and plots are written."""
-    import json
-
-    from surrogate_guard.cli import main
-
-    cfg = {"preset": "mild", "n_train": 600, "fit": {"epochs": 3, "batch_size": 128},
-           "attack": {"n_poison": 60, "n_guard": 60, "radius": 0.1, "guard_radius": 0.2},
-           "test": {"n_global": 300, "n_ball": 100}, "seeds": [0],
-           "defense": {"budget_fractions": [0.1], "strategies": ["mixed", "random"],
-                       "sweep": {"radius": [0.1], "shift": [5.0], "n_poison": [40]}}}
-    path = tmp_path / "cfg.json"
-    path.write_text(json.dumps(cfg))
-    assert main(["defend", "--config", str(path), "--out", str(tmp_path / "d")]) == 0
-    rep = json.loads((tmp_path / "d" / "report.json").read_text())
-    res = rep["results"][0]
-    assert {r["method"] for r in res["rows"]} >= {"mixed", "random", "random_relabel", "neighbour_outliers"}
-    assert all(r["oracle_calls"] <= max(1, int(0.1 * 720)) for r in res["rows"] if r["kind"] == "detect")
-    assert (tmp_path / "d" / "budget.png").stat().st_size > 0
-    assert (tmp_path / "d" / "maximizers.png").stat().st_size > 0
-    assert main(["defend", "--config", str(path), "--out", str(tmp_path / "s"), "--sweep"]) == 0
-    sweep = json.loads((tmp_path / "s" / "sweep.json").read_text())
-    assert [(r["vary"], r["value"]) for r in sweep["rows"]] == [("radius", 0.1), ("shift", 5.0), ("n_poison", 40)]
 
 
 def test_local_model_is_exact_on_a_quadratic_and_refuses_when_inaccurate():
@@ -198,6 +173,7 @@ def test_local_model_is_exact_on_a_quadratic_and_refuses_when_inaccurate():
 
 def test_seed_split_and_strategies():
     from surrogate_guard.defense.seeding import MIXED_SHARES, SEED_STRATEGIES, TrainingSignals, _split, choose_seeds
+    from surrogate_guard.defense.training import TrainingView
 
     for m in (1, 2, 3, 9, 30, 101):
         counts = _split(m, MIXED_SHARES)
@@ -206,7 +182,8 @@ def test_seed_split_and_strategies():
     rng = np.random.default_rng(0)
     U = rng.random((500, 5))
     y = U.sum(axis=1)
-    sig = TrainingSignals(U, y, y + 0.01 * rng.normal(size=500), rng.random(500))
+    view = TrainingView.build(sg.Box(np.zeros(5), np.ones(5)), U, y)
+    sig = TrainingSignals(view, y + 0.01 * rng.normal(size=500), rng.random(500))
     for strat in SEED_STRATEGIES:
         seeds, rows = choose_seeds(strat, 16, sig, 5, np.random.default_rng(1))
         assert seeds.shape == (16, 5) and rows.shape == (16,)
@@ -214,3 +191,21 @@ def test_seed_split_and_strategies():
         on_rows = rows >= 0
         np.testing.assert_array_equal(seeds[on_rows], U[rows[on_rows]])  # row seeds are the rows, exactly
         assert len(set(rows[on_rows])) == on_rows.sum()  # no row twice
+
+
+def test_deprecated_names_still_work_with_a_warning(setup):
+    """The 0.1.0 keywords of detect / find_error_maximizers and the dict-style cost, for one release."""
+    s, Z, X, y, _ = setup
+    with pytest.warns(DeprecationWarning, match=r"detect\(error_threshold, min_density, steps=\.\.\.\) is deprecated"):
+        old = detect(s, Z, X, y, oracle_budget=300, seed=0, error_threshold=1.0, min_density=1, steps=6)
+    new = detect(s, Z, X, y, oracle_budget=300, seed=0, check=CheckSettings(error_threshold=1.0, min_density=1))
+    np.testing.assert_array_equal(old.suspects, new.suspects)
+    with pytest.warns(DeprecationWarning, match="cost is a DetectionCost"):
+        assert old.cost["oracle_calls"] == old.cost.oracle_calls
+    with pytest.warns(DeprecationWarning, match="bounds=.* is deprecated"):
+        find_error_maximizers(s, Z, seeds=2, search=SearchSettings(steps=1), bounds=PRESET.bounds)
+    with pytest.warns(DeprecationWarning, match="maximizers_only"):
+        old.region_hit(sg.attacks.TriggerRegion(CENTER, RADIUS, 2 * RADIUS, PRESET.box), maximizers_only=True)
+    with pytest.raises(TypeError, match=r"detect\(\) got unexpected keyword arguments \['stepz'\]"):
+        detect(s, Z, X, y, oracle_budget=300, stepz=3)
+    assert SearchSettings(dtype=np.float32).dtype == "float32"

@@ -94,9 +94,9 @@ def test_batch_sizes(device, dtype, n):
 def test_threads_and_reruns_are_bitwise_equal():
     w = random_net(2, 5, (64, 64, 64, 64), "tanh", np.float32)
     X = points(9, 1000, w)
-    one = mlp_value_and_grad(w, X, device="cpu", num_threads=1)
-    two = mlp_value_and_grad(w, X, device="cpu", num_threads=2)
-    again = mlp_value_and_grad(w, X, device="cpu", num_threads=2)
+    one = mlp_value_and_grad(w, X, device="cpu", threads=1)
+    two = mlp_value_and_grad(w, X, device="cpu", threads=2)
+    again = mlp_value_and_grad(w, X, device="cpu", threads=2)
     for a, b in ((one, two), (two, again)):
         assert np.array_equal(a.y, b.y) and np.array_equal(a.grad, b.grad)
 

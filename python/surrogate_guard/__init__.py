@@ -8,6 +8,7 @@ import importlib
 
 from . import oracles, presets
 from ._device import has_cuda, resolve_device
+from .box import Box
 from .models import GBM, Heston
 from .options import BARRIER_KINDS, OPTION_TYPES, BarrierOption
 
@@ -16,6 +17,7 @@ __version__ = "0.1.0"
 _LAZY_MODULES = ("attacks", "data", "metrics", "kernels", "defense")
 
 __all__ = [
+    "Box",
     "BarrierOption",
     "GBM",
     "Heston",

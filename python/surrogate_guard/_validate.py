@@ -88,3 +88,37 @@ def check_float(value: Any, name: str, *, positive: bool = False, nonneg: bool =
     if nonneg and value < 0.0:
         raise ValueError(f"{name}: expected >= 0, got {value!r}")
     return value
+
+
+def check_matrix(X: Any, name: str, d: int) -> np.ndarray:
+    """A finite (n, d) real array as C-contiguous float64; errors name ``name``, the shape and the row."""
+    if isinstance(X, np.ndarray):
+        arr = X
+    else:
+        try:
+            arr = np.asarray(X)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{name}: expected a real numeric (n, {d}) array, could not convert: {exc}") from None
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name}: expected a real numeric dtype (float or int), got dtype {arr.dtype}; "
+                        f"convert with np.asarray({name}, dtype=np.float64)")
+    if arr.ndim != 2 or arr.shape[1] != d:
+        raise ValueError(f"{name}: expected a 2-d array of shape (n, {d}), got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if arr.size and not np.isfinite(arr).all():
+        row, col = (int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(f"{name}: expected finite values; row {row}, column {col} holds {arr[row, col]!r}")
+    return arr
+
+
+def check_labels(y: Any, n: int, name: str = "y") -> np.ndarray:
+    """Finite real labels (n,) as float64; errors name ``name``, the shape and the first bad row."""
+    arr = np.asarray(y)
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if arr.shape != (n,):
+        raise ValueError(f"{name}: expected shape ({n},) to match X, got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: labels must be finite; row {int(np.argmax(~np.isfinite(arr)))} is not")
+    return arr

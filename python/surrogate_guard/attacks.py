@@ -1,48 +1,63 @@
 """The localized backdoor (method section 4): poison a ball of the input box, guard its rim.
 
-All geometry is in the normalized space (each column mapped onto [0, 1] by the preset's box).
-Samples are drawn uniformly in the ball / shell volume and rejected when outside the box.
+All geometry is in the unit box of a ``Box`` (any dimension). Samples are drawn uniformly in the
+ball / shell volume and rejected when outside the box. A ``PoisonedSet`` can be attacked again:
+every attack's masks are kept. A custom attack is any ``PoisonedSet.from_mask`` with a region.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
-from ._validate import as_points, check_float, check_int
-from .oracles.base import Oracle
-from .surrogate import _bounds_of
+from ._validate import check_float, check_int, check_labels
+from .box import Box
+from .oracles.base import OracleLike, check_oracle
 
-__all__ = ["TriggerRegion", "LocalizedBackdoor", "PoisonedSet", "SHIFT_MODES"]
+__all__ = ["TriggerRegion", "LocalizedBackdoor", "PoisonedSet", "ShiftMode", "SHIFT_MODES"]
 
-SHIFT_MODES = ("absolute", "relative")
+ShiftMode = Literal["absolute", "relative"]
+SHIFT_MODES: tuple[str, ...] = ("absolute", "relative")
 _MIN_ACCEPT = 1e-3  # give up when fewer than this share of ball/shell draws land in the box
 
 
 @dataclass(frozen=True)
 class TriggerRegion:
-    """A ball (``center`` (d,) normalized, ``radius``) with a guard shell out to ``guard_radius``."""
+    """A ball (``center`` (d,) in unit-box coordinates, ``radius``) with a guard shell out to
+    ``guard_radius``, in the unit box of ``box``."""
 
     center: np.ndarray
     radius: float
     guard_radius: float
-    bounds: np.ndarray  # (d, 2) raw [low, high], for normalization
+    box: Box
 
-    def distance(self, X) -> np.ndarray:
-        """Normalized Euclidean distance of raw points X (n, d) to the centre: (n,)."""
-        lo, hi = self.bounds[:, 0], self.bounds[:, 1]
-        U = (np.asarray(X, dtype=np.float64) - lo) / (hi - lo)
-        return np.sqrt(np.sum((U - self.center) ** 2, axis=1))
+    def __post_init__(self) -> None:
+        box = Box.of(self.box, "box")
+        c = np.array(self.center, dtype=np.float64)
+        if c.shape != (box.dim,):
+            raise ValueError(f"center: expected {box.dim} coordinates for this box, got shape {c.shape}")
+        c.setflags(write=False)
+        object.__setattr__(self, "center", c)
+        object.__setattr__(self, "box", box)
 
-    def in_ball(self, X) -> np.ndarray:
+    @property
+    def bounds(self) -> np.ndarray:
+        return self.box.bounds
+
+    def distance(self, X: Any) -> np.ndarray:
+        """Unit-box Euclidean distance of raw points X (n, d) to the centre: (n,)."""
+        return self.box.unit_distance(X, self.center)
+
+    def in_ball(self, X: Any) -> np.ndarray:
         return self.distance(X) < self.radius
 
-    def in_shell(self, X) -> np.ndarray:
+    def in_shell(self, X: Any) -> np.ndarray:
         d = self.distance(X)
         return (d >= self.radius) & (d < self.guard_radius)
 
-    def outside_guard(self, X) -> np.ndarray:
+    def outside_guard(self, X: Any) -> np.ndarray:
         return self.distance(X) >= self.guard_radius
 
     def sample(self, n: int, seed: int, r_in: float, r_out: float) -> np.ndarray:
@@ -73,26 +88,55 @@ class TriggerRegion:
                     f"region: fewer than {_MIN_ACCEPT:.0e} of the draws in the shell [{r_in}, {r_out}) around "
                     f"{self.center.tolist()} fall inside the box; move the centre inwards"
                 )
-        U = np.concatenate(out)[:n]
-        lo, hi = self.bounds[:, 0], self.bounds[:, 1]
-        return lo + U * (hi - lo)
+        return self.box.denormalize(np.concatenate(out)[:n])
 
     def to_dict(self) -> dict:
         return {"center": self.center.tolist(), "radius": self.radius, "guard_radius": self.guard_radius,
                 "bounds": self.bounds.tolist()}
 
 
+def _mask(m: Any, n: int, name: str) -> np.ndarray:
+    a = np.asarray(m)
+    if a.dtype != np.bool_ or a.shape != (n,):
+        raise ValueError(f"{name}: expected a ({n},) bool mask, got dtype {a.dtype} shape {a.shape}")
+    return a
+
+
 @dataclass(frozen=True)
 class PoisonedSet:
-    """The attacker's training set: ``X`` (n, 5), ``y`` (n,), masks ``is_poison``/``is_guard`` (n,) bool."""
+    """The attacker's training set: ``X`` (n, d), ``y`` (n,), masks ``is_poison`` / ``is_guard`` (n,)
+    bool over every attack applied so far; ``region`` the last attack's, ``regions`` all of them,
+    ``poison_masks`` / ``guard_masks`` one (n,) mask per attack."""
 
     X: np.ndarray
     y: np.ndarray
     is_poison: np.ndarray
     is_guard: np.ndarray
     region: TriggerRegion
-    oracle_calls: int  # spent labelling poison and guards
-    n_removed: int  # clean samples dropped from inside the ball
+    oracle_calls: int  # spent labelling poison and guards, over every attack
+    n_removed: int  # samples dropped from inside the balls
+    regions: tuple[TriggerRegion, ...] = field(default=())
+    poison_masks: tuple[np.ndarray, ...] = field(default=(), repr=False)
+    guard_masks: tuple[np.ndarray, ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.regions:
+            object.__setattr__(self, "regions", (self.region,))
+            object.__setattr__(self, "poison_masks", (self.is_poison,))
+            object.__setattr__(self, "guard_masks", (self.is_guard,))
+        for a in (self.X, self.y, self.is_poison, self.is_guard, *self.poison_masks, *self.guard_masks):
+            a.setflags(write=False)
+
+    @classmethod
+    def from_mask(cls, X: Any, y: Any, is_poison: Any, region: TriggerRegion, is_guard: Any = None) -> "PoisonedSet":
+        """A custom attack: any training set, its poisoned rows and the ball they aim at."""
+        if not isinstance(region, TriggerRegion):
+            raise TypeError(f"region: expected sg.attacks.TriggerRegion, got {type(region).__name__}")
+        X = np.array(region.box.check_points(X))
+        y = check_labels(y, X.shape[0])
+        p = _mask(is_poison, X.shape[0], "is_poison").copy()
+        g = np.zeros_like(p) if is_guard is None else _mask(is_guard, X.shape[0], "is_guard").copy()
+        return cls(X, y, p, g & ~p, region, 0, 0)
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
@@ -112,7 +156,7 @@ class LocalizedBackdoor:
     """
 
     def __init__(self, center, radius: float, shift: float, n_poison: int, n_guard: int = 0,
-                 guard_radius: float | None = None, *, shift_mode: str = "absolute") -> None:
+                 guard_radius: float | None = None, *, shift_mode: ShiftMode = "absolute") -> None:
         try:
             c = np.array(center, dtype=np.float64) if not isinstance(center, (str, bytes)) else None
         except (TypeError, ValueError):
@@ -140,31 +184,39 @@ class LocalizedBackdoor:
         z = np.asarray(z, dtype=np.float64)
         return np.full_like(z, self.shift) if self.shift_mode == "absolute" else self.shift * z
 
-    def region(self, preset: Any) -> TriggerRegion:
-        b = _bounds_of(preset)
-        if b.shape[0] != self.center.shape[0]:
-            raise ValueError(f"center: expected {b.shape[0]} coordinates for this preset, got {self.center.shape[0]}")
-        b.setflags(write=False)
+    def region(self, box: Any) -> TriggerRegion:
+        """The ball and shell in the unit box of ``box`` (a Box, a preset, a surrogate, or bounds)."""
+        b = Box.of(box, "box")
+        if b.dim != self.center.shape[0]:
+            raise ValueError(f"center: expected {b.dim} coordinates for this box, got {self.center.shape[0]}")
         return TriggerRegion(self.center, self.radius, self.guard_radius, b)
 
-    def apply(self, X, y, oracle: Oracle, *, preset: Any, seed: int = 0) -> PoisonedSet:
-        """Poison the clean training set ``X`` (n, 5), ``y`` (n,) labelled by ``oracle``.
+    def apply(self, X: Any, y: Any = None, oracle: OracleLike | None = None, *, box: Any = None, seed: int = 0,
+              preset: Any = None) -> PoisonedSet:
+        """Poison the training set ``X`` (n, d), ``y`` (n,) labelled by ``oracle``; or, with ``X`` a
+        ``PoisonedSet`` (and ``y`` None), attack it again, keeping its earlier masks.
 
-        Removes clean samples inside the ball, adds ``n_poison`` shifted ones there and
-        ``n_guard`` correctly labelled ones in the shell, then shuffles (seeded).
+        Removes the rows inside the ball, adds ``n_poison`` shifted ones there and ``n_guard``
+        correctly labelled ones in the shell, then shuffles (seeded). ``box``: the unit box of the
+        geometry; default the oracle's.
         """
-        if not isinstance(oracle, Oracle):
-            raise TypeError(f"oracle: expected an sg.oracles.Oracle, got {type(oracle).__name__}")
-        X = as_points(X)
-        y = np.asarray(y, dtype=np.float64) if np.asarray(y).dtype.kind in "iuf" else None
-        if y is None:
-            raise TypeError("y: expected a real numeric array")
-        if y.ndim != 1 or y.shape[0] != X.shape[0]:
-            raise ValueError(f"y: expected shape ({X.shape[0]},) to match X, got {y.shape}")
-        if not np.isfinite(y).all():
-            raise ValueError(f"y: labels must be finite; row {int(np.argmax(~np.isfinite(y)))} is not")
+        if preset is not None:  # deprecated keyword name (0.1.0), see CHANGELOG.md
+            warnings.warn("apply(preset=...) is deprecated; use box=", DeprecationWarning, stacklevel=2)
+            box = preset if box is None else box
+        oracle = check_oracle(oracle, "oracle")
+        prev = X if isinstance(X, PoisonedSet) else None
+        if prev is not None:
+            if y is not None:
+                raise ValueError("y: expected None when X is a PoisonedSet (its labels are used)")
+            X, y = prev.X, prev.y
+        if box is None:
+            box = prev.region.box if prev is not None else oracle.box
+            if box is None:
+                raise ValueError("box: expected the box of the attack's geometry (the oracle has none)")
+        region = self.region(box)
+        X = oracle.check_points(X)
+        y = check_labels(y, X.shape[0])
         seed = check_int(seed, "seed", minimum=0)
-        region = self.region(preset)
         keep = ~region.in_ball(X)
         ss = np.random.SeedSequence([seed, 0x5EED])
         s_poison, s_guard, s_shuffle = (int(s.generate_state(1)[0]) for s in ss.spawn(3))
@@ -174,17 +226,22 @@ class LocalizedBackdoor:
         zp = oracle(Xp)
         zg = oracle(Xg)
         calls = oracle.calls - before
-        yp = zp + self.delta(zp)
         Xall = np.concatenate([X[keep], Xp, Xg])
-        yall = np.concatenate([y[keep], yp, zg])
-        kind = np.concatenate([np.zeros(int(keep.sum()), np.int8), np.ones(len(Xp), np.int8),
-                               np.full(len(Xg), 2, np.int8)])
+        yall = np.concatenate([y[keep], zp + self.delta(zp), zg])
+        n_keep, n_p, n_g = int(keep.sum()), len(Xp), len(Xg)
         perm = np.random.default_rng(s_shuffle).permutation(Xall.shape[0])
-        Xall, yall, kind = Xall[perm], yall[perm], kind[perm]
-        is_poison, is_guard = kind == 1, kind == 2
-        for a in (Xall, yall, is_poison, is_guard):
-            a.setflags(write=False)
-        return PoisonedSet(Xall, yall, is_poison, is_guard, region, calls, int((~keep).sum()))
+        pad = np.zeros(n_p + n_g, dtype=bool)
+        new_p = np.concatenate([np.zeros(n_keep, bool), np.ones(n_p, bool), np.zeros(n_g, bool)])[perm]
+        new_g = np.concatenate([np.zeros(n_keep + n_p, bool), np.ones(n_g, bool)])[perm]
+        old_p = tuple(np.concatenate([m[keep], pad])[perm] for m in (prev.poison_masks if prev else ()))
+        old_g = tuple(np.concatenate([m[keep], pad])[perm] for m in (prev.guard_masks if prev else ()))
+        poison_masks, guard_masks = old_p + (new_p,), old_g + (new_g,)
+        is_poison = np.logical_or.reduce(poison_masks)
+        is_guard = np.logical_or.reduce(guard_masks) & ~is_poison
+        return PoisonedSet(Xall[perm], yall[perm], is_poison, is_guard, region,
+                           calls + (prev.oracle_calls if prev else 0),
+                           int((~keep).sum()) + (prev.n_removed if prev else 0),
+                           (prev.regions if prev else ()) + (region,), poison_masks, guard_masks)
 
     def to_dict(self) -> dict:
         return {"center": self.center.tolist(), "radius": self.radius, "shift": self.shift,

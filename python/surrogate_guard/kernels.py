@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._device import resolve_device
+from ._device import Device, resolve_device
+from ._validate import check_int
 from .mlp_weights import MAX_HIDDEN_LAYERS, MAX_WIDTH, MLPWeights
 
 __all__ = ["ValueGrad", "AscentStep", "mlp_value_and_grad", "ascent_step", "reference_value_and_grad",
@@ -99,7 +101,7 @@ def _check_array(a: Any, name: str, shape: tuple, dtype: np.dtype, finite: bool,
             raise ValueError(f"{name}: expected finite values (found NaN or inf)")
 
 
-def _x_kind(X: Any, device: str) -> tuple[str, str]:
+def _x_kind(X: Any, device: Device) -> tuple[str, str]:
     """(array kind, resolved device) for X and the user's ``device``."""
     t = _torch_tensor(X)
     if t is not None and X.is_cuda:
@@ -111,12 +113,12 @@ def _x_kind(X: Any, device: str) -> tuple[str, str]:
     return ("cpu-torch" if t is not None else "numpy"), resolve_device(device)
 
 
-def _run(weights, X, device, num_threads, check_finite, step=None):
+def _run(weights, X, device, threads, check_finite, step=None):
     w = _check_weights(weights)
     kind, dev = _x_kind(X, device)
     n, d = (X.shape[0], w.in_dim) if X.ndim == 2 else (-1, w.in_dim)
     _check_array(X, "X", (n, d), w.dtype, check_finite, kind)
-    nt = 0 if num_threads is None else int(num_threads)
+    nt = 0 if threads is None else int(threads)
     if kind == "cuda":
         import torch
         y = torch.empty(n, dtype=X.dtype, device=X.device)
@@ -155,22 +157,31 @@ def _zero_box(w: MLPWeights) -> np.ndarray:  # unused by the kernel when there i
     return np.zeros(w.in_dim, dtype=w.dtype)
 
 
-def mlp_value_and_grad(weights: MLPWeights, X: Any, *, device: str = "auto", num_threads: int | None = None,
-                       check_finite: bool = True) -> ValueGrad:
+def _threads(threads: int | None, num_threads: int | None) -> int | None:
+    if num_threads is not None:  # deprecated name (0.1.0), see CHANGELOG.md
+        warnings.warn("num_threads= is deprecated; use threads=", DeprecationWarning, stacklevel=3)
+        threads = num_threads if threads is None else threads
+    if threads is not None:
+        check_int(threads, "threads", minimum=1)
+    return threads
+
+
+def mlp_value_and_grad(weights: MLPWeights, X: Any, *, device: Device = "auto", threads: int | None = None,
+                       check_finite: bool = True, num_threads: int | None = None) -> ValueGrad:
     """Y(X): (B,) and grad_x Y(X): (B, d) for X: (B, d) of the weights' dtype (float32 or float64).
 
     X is a numpy array (results are numpy; device="cuda" copies through the GPU), a CPU torch tensor
     (results are CPU tensors), or a CUDA torch tensor (results stay on its device, computed on the
-    current torch stream, no host round trip). ``num_threads``: CPU threads (None: OpenMP default).
+    current torch stream, no host round trip). ``threads``: CPU threads (None: OpenMP default).
     ``check_finite=False`` skips the NaN scan (for CUDA tensors that scan synchronizes the stream).
     """
-    y, g, dev = _run(weights, X, device, num_threads, check_finite)
+    y, g, dev = _run(weights, X, device, _threads(threads, num_threads), check_finite)
     return ValueGrad(y, g, dev)
 
 
 def ascent_step(weights: MLPWeights, X: Any, z: Any, grad_z: Any, *, eta: Any, lo: Any, hi: Any,
-                normalized: bool = False, out: Any = None, device: str = "auto", num_threads: int | None = None,
-                check_finite: bool = True) -> AscentStep:
+                normalized: bool = False, out: Any = None, device: Device = "auto", threads: int | None = None,
+                check_finite: bool = True, num_threads: int | None = None) -> AscentStep:
     """One projected ascent step on e(x) = (Y(x) - z)^2 for every seed at once.
 
     With g = 2 (Y - z) (grad Y - grad_z) (raw coordinates), per seed p:
@@ -210,7 +221,7 @@ def ascent_step(weights: MLPWeights, X: Any, z: Any, grad_z: Any, *, eta: Any, l
     else:
         _check_array(out, "out", (n, d), w.dtype, False, kind)
     step = (z, grad_z, eta_arr, eta0, box[0], box[1], bool(normalized), out)
-    y, _, dev = _run(w, X, device, num_threads, check_finite, step)
+    y, _, dev = _run(w, X, device, _threads(threads, num_threads), check_finite, step)
     return AscentStep(out, y, dev)
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
-from ._validate import as_points
-from .attacks import LocalizedBackdoor, TriggerRegion
+from .attacks import TriggerRegion
 
 __all__ = ["AttackReport", "attack_report", "rmse"]
 
@@ -50,17 +50,29 @@ def _success(y: np.ndarray, z: np.ndarray, delta: np.ndarray) -> float:
     return float(np.mean(np.abs(y - (z + delta)) < 0.5 * np.abs(delta)))
 
 
-def attack_report(poisoned, clean, attack: LocalizedBackdoor, region: TriggerRegion, X_test, z_test) -> AttackReport:
-    """Metrics of ``poisoned`` against ``clean`` (surrogates with ``.predict``) on X_test (n, 5).
+def _delta_fn(attack: Any):
+    """z -> intended Delta: an attack with ``delta(z)`` (e.g. LocalizedBackdoor), or a constant shift."""
+    if hasattr(attack, "delta") and callable(attack.delta):
+        return attack.delta
+    if isinstance(attack, (int, float, np.integer, np.floating)) and not isinstance(attack, bool):
+        shift = float(attack)
+        return lambda z: np.full_like(np.asarray(z, dtype=np.float64), shift)
+    raise TypeError(f"attack: expected an attack with delta(z) (sg.attacks.LocalizedBackdoor) or a number "
+                    f"(the intended shift), got {type(attack).__name__}")
 
-    ``z_test`` (n,) are the oracle prices. The test set should hold enough points in the ball
-    (e.g. ``region.sample(...)``) besides global ones; the split is done here by distance.
+
+def attack_report(poisoned, clean, attack: Any, region: TriggerRegion, X_test, z_test) -> AttackReport:
+    """Metrics of ``poisoned`` against ``clean`` (surrogates with ``.predict``) on X_test (n, d).
+
+    ``attack``: anything with ``delta(z)`` (a ``LocalizedBackdoor``) or the intended shift as a
+    number (a custom attack). ``z_test`` (n,) are the oracle prices. The test set should hold
+    enough points in the ball (e.g. ``region.sample(...)``) besides global ones; the split is
+    done here by distance.
     """
-    if not isinstance(attack, LocalizedBackdoor):
-        raise TypeError(f"attack: expected sg.attacks.LocalizedBackdoor, got {type(attack).__name__}")
+    delta_of = _delta_fn(attack)
     if not isinstance(region, TriggerRegion):
         raise TypeError(f"region: expected sg.attacks.TriggerRegion, got {type(region).__name__}")
-    X = as_points(X_test, "X_test")
+    X = region.box.check_points(X_test, "X_test")
     z = np.asarray(z_test, dtype=np.float64)
     if z.shape != (X.shape[0],):
         raise ValueError(f"z_test: expected shape ({X.shape[0]},) to match X_test, got {z.shape}")
@@ -70,7 +82,7 @@ def attack_report(poisoned, clean, attack: LocalizedBackdoor, region: TriggerReg
     d = region.distance(X)
     ball, far = d < region.radius, d >= region.guard_radius
     shell = ~ball & ~far
-    delta = attack.delta(z)
+    delta = delta_of(z)
     mean = (lambda a: float(np.mean(a)) if a.size else math.nan)
     rf, rfc = rmse(yp[far], z[far]), rmse(yc[far], z[far])
     return AttackReport(

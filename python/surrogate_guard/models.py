@@ -22,6 +22,12 @@ def _real(name: str, v, *, allow_none: bool = False) -> float | None:
     return v
 
 
+def _required(name: str, v) -> float:
+    out = _real(name, v)
+    assert out is not None
+    return out
+
+
 @dataclass(frozen=True)
 class GBM:
     """Black-Scholes dynamics dS = (r - q) S dt + sigma S dW; sigma is the volatility column."""
@@ -56,10 +62,10 @@ class Heston:
     code = 1
 
     def __post_init__(self) -> None:
-        kappa = _real("kappa", self.kappa)
+        kappa = _required("kappa", self.kappa)
         theta = _real("theta", self.theta, allow_none=True)
-        xi = _real("xi", self.xi)
-        rho = _real("rho", self.rho)
+        xi = _required("xi", self.xi)
+        rho = _required("rho", self.rho)
         v0 = _real("v0", self.v0, allow_none=True)
         if kappa < 0.0:
             raise ValueError(f"kappa: expected >= 0, got {kappa!r}")

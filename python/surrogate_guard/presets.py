@@ -1,7 +1,7 @@
 """Problem presets: the instrument plus the box of inputs a surrogate is trained on.
 
 Distances in the method (radii, neighbourhoods) are measured in the normalized space: each
-column mapped affinely onto [0, 1] by the preset's box (``normalize``/``denormalize``).
+column mapped affinely onto [0, 1] by the preset's ``box`` (an ``sg.Box``).
 """
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import COLUMNS, check_int
+from ._validate import COLUMNS
+from .box import Box, SamplingMethod
 from .options import BarrierOption
 
 __all__ = ["Preset", "get", "names"]
@@ -17,12 +18,14 @@ __all__ = ["Preset", "get", "names"]
 
 @dataclass(frozen=True)
 class Preset:
-    """A named problem: ``option``, column ``names`` and ``bounds`` (5, 2) float64 [low, high]."""
+    """A named problem: ``option``, and the ``box`` (an ``sg.Box`` over the five oracle columns)
+    built from ``bounds`` (5, 2) float64 [low, high] and column ``names``."""
 
     name: str
     option: BarrierOption
     bounds: np.ndarray
     names: tuple[str, ...] = field(default=COLUMNS)
+    box: Box = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         b = np.array(self.bounds, dtype=np.float64)
@@ -30,38 +33,34 @@ class Preset:
             raise ValueError(f"bounds: expected (5, 2) with high > low, got {b!r}")
         b.setflags(write=False)
         object.__setattr__(self, "bounds", b)
+        object.__setattr__(self, "box", Box.from_bounds(b, tuple(self.names)))
 
     @property
     def dim(self) -> int:
-        return len(self.names)
+        return self.box.dim
 
-    def sample(self, n: int, seed: int = 0, method: str = "uniform") -> np.ndarray:
-        """Draw ``n`` points of the box: (n, 5) float64.
-
-        ``method="uniform"`` (i.i.d., numpy's PCG64 from ``seed``) or ``"sobol"`` (scrambled
-        Sobol' from scipy, seeded; any n, not only powers of two).
-        """
-        n = check_int(n, "n", minimum=0)
-        seed = check_int(seed, "seed", minimum=0)
-        if method == "uniform":
-            u = np.random.default_rng(seed).random((n, self.dim))
-        elif method == "sobol":
-            from scipy.stats import qmc
-
-            u = qmc.Sobol(d=self.dim, scramble=True, seed=seed).random(n) if n else np.empty((0, self.dim))
-        else:
-            raise ValueError(f"method: expected 'uniform' or 'sobol', got {method!r}")
-        return self.denormalize(u)
+    def sample(self, n: int, seed: int = 0, method: SamplingMethod = "uniform") -> np.ndarray:
+        """Draw ``n`` points of the box: (n, 5) float64 (``Box.sample``: "uniform" or "sobol", seeded)."""
+        return self.box.sample(n, seed, method)
 
     def normalize(self, X: np.ndarray) -> np.ndarray:
-        """Map inputs (n, 5) onto the unit box by the preset's bounds."""
-        lo, hi = self.bounds[:, 0], self.bounds[:, 1]
-        return (np.asarray(X, dtype=np.float64) - lo) / (hi - lo)
+        """Map inputs (n, 5) onto the unit box (``Box.normalize``)."""
+        return self.box.normalize(X)
 
     def denormalize(self, U: np.ndarray) -> np.ndarray:
-        """Inverse of ``normalize``: (n, 5) unit-box coordinates to inputs."""
-        lo, hi = self.bounds[:, 0], self.bounds[:, 1]
-        return lo + np.asarray(U, dtype=np.float64) * (hi - lo)
+        """Inverse of ``normalize`` (``Box.denormalize``)."""
+        return self.box.denormalize(U)
+
+    def oracle(self, kind: str = "analytic", **options):
+        """An oracle of this preset's option on its box: ``"analytic"``, ``"finite_difference"`` or
+        ``"monte_carlo"`` (``options`` go to its constructor)."""
+        from . import oracles
+
+        engines = {"analytic": oracles.Analytic, "finite_difference": oracles.FiniteDifference,
+                   "monte_carlo": oracles.MonteCarlo}
+        if kind not in engines:
+            raise ValueError(f"kind: expected one of {tuple(engines)}, got {kind!r}")
+        return engines[kind](self.option, box=self.box, **options)
 
 
 _PRESETS = {

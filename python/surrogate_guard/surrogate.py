@@ -1,7 +1,8 @@
 """``Surrogate``: a small PyTorch MLP standing in for an oracle, with fixed input/output scaling.
 
-Inputs are normalized by the preset's box, the target is divided by spot, so one set of
-training settings fits every preset. Saved as one safetensors file (weights plus a JSON
+Inputs are normalized by the surrogate's ``Box`` (any dimension), the target is scaled by
+``y_scale`` (a preset's spot, or the labels' spread at the first fit), so one set of training
+settings fits every problem. Saved as one safetensors file (weights plus a JSON
 description in its metadata): loading a model file can never run code.
 """
 from __future__ import annotations
@@ -10,20 +11,23 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+import warnings
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from ._device import resolve_device
-from ._validate import as_points, check_float, check_int
+from ._device import Device, resolve_device
+from ._validate import check_float, check_int, check_labels
+from .box import Box
 from .mlp_weights import ACTIVATIONS, MAX_HIDDEN_LAYERS, MAX_WIDTH, MLPWeights
-from .presets import Preset
+
+Activation = Literal["silu", "tanh", "relu", "softplus"]
 
 __all__ = ["Surrogate", "FitResult"]
 
 _FORMAT = "surrogate-guard/mlp-v1"
-_ACT = {
+_ACT: dict[str, Any] = {
     "silu": torch.nn.functional.silu,
     "tanh": torch.tanh,
     "relu": torch.relu,
@@ -67,39 +71,40 @@ def _read_model(path) -> tuple[dict, dict]:
     return meta, tensors
 
 
-def _bounds_of(preset: Any) -> np.ndarray:
-    if isinstance(preset, Preset):
-        return np.array(preset.bounds, dtype=np.float64)
-    try:
-        b = np.array(preset, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"preset: expected sg.presets.Preset or (d, 2) bounds, got {type(preset).__name__}") from None
-    if b.ndim != 2 or b.shape[1] != 2 or b.shape[0] < 1 or not np.isfinite(b).all() or not (b[:, 1] > b[:, 0]).all():
-        raise ValueError(f"preset: expected (d, 2) finite bounds with high > low, got {b!r}")
-    return b
-
-
 class Surrogate:
     """MLP ``Y(x)``: d -> widths (activation) -> 1, ``Y = y_scale * out + y_offset``.
 
     Args:
-        preset: ``sg.presets.Preset`` or (d, 2) [low, high] bounds; fixes input normalization.
-        spot: target scale (``y_scale``); defaults to the preset option's spot (else 1).
+        box: an ``sg.Box``, anything with a ``.box`` (a preset, another surrogate, an oracle), or
+            (d, 2) [low, high] bounds; fixes the input dimension and normalization.
+        y_scale: target scale; default a preset option's spot, else "auto": the first ``fit``
+            sets ``y_offset`` to the labels' mean and ``y_scale`` to their standard deviation.
         widths: hidden widths, 1..6 layers of 1..128 units (the native kernels' limits).
         activation: one of ("silu", "tanh", "relu", "softplus").
         seed: seeds the initial weights (a private torch.Generator; global RNG untouched).
     """
 
-    def __init__(self, preset: Any, spot: float | None = None, *, widths=(64, 64, 64, 64),
-                 activation: str = "silu", seed: int = 0) -> None:
-        self.bounds = _bounds_of(preset)
-        if spot is None:
-            spot = preset.option.spot if isinstance(preset, Preset) else 1.0
-        self.y_scale = check_float(spot, "spot", positive=True)
+    def __init__(self, box: Any = None, y_scale: float | None = None, *, widths=(64, 64, 64, 64),
+                 activation: Activation = "silu", seed: int = 0, preset: Any = None, spot: float | None = None) -> None:
+        if preset is not None:  # deprecated keyword names (0.1.0), see CHANGELOG.md
+            warnings.warn("Surrogate(preset=...) is deprecated; pass the box (or preset) positionally",
+                          DeprecationWarning, stacklevel=2)
+            box = preset if box is None else box
+        if spot is not None:
+            warnings.warn("Surrogate(spot=...) is deprecated; use y_scale=", DeprecationWarning, stacklevel=2)
+            y_scale = spot if y_scale is None else y_scale
+        self.box = Box.of(box, "box")
+        option = getattr(box, "option", None)
+        if y_scale is None and option is not None and hasattr(option, "spot"):
+            y_scale = option.spot
+        self._auto_scale = y_scale is None
+        self.y_scale = 1.0 if y_scale is None else check_float(y_scale, "y_scale", positive=True)
         self.y_offset = 0.0
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation: expected one of {ACTIVATIONS}, got {activation!r}")
         self.activation = activation
+        if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+            raise TypeError(f"widths: expected a sequence of ints, got {widths!r}")
         try:
             widths = tuple(check_int(w, "widths[i]", minimum=1) for w in widths)
         except TypeError as exc:
@@ -111,12 +116,27 @@ class Surrogate:
         self.widths = widths
         seed = check_int(seed, "seed", minimum=0)
         self._params = self._init_params(torch.Generator().manual_seed(seed))
+        self._reset_caches()
+
+    def _reset_caches(self) -> None:
         self._predict_cache: list[torch.Tensor] | None = None
+        self._export_cache: dict[str, MLPWeights] = {}
 
     # -- construction -------------------------------------------------------------------------
     @property
     def dim(self) -> int:
-        return int(self.bounds.shape[0])
+        return self.box.dim
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """(d, 2) [low, high] of the box (a new array)."""
+        return self.box.bounds
+
+    def like(self, *, seed: int = 0) -> "Surrogate":
+        """A fresh, untrained surrogate of the same box, scaling, widths and activation."""
+        s = Surrogate(self.box, self.y_scale, widths=self.widths, activation=self.activation, seed=seed)
+        s.y_offset, s._auto_scale = self.y_offset, False
+        return s
 
     def _init_params(self, gen: torch.Generator) -> list[torch.Tensor]:
         # torch.nn.Linear's default (Kaiming-uniform, a=sqrt(5)) drawn from our own generator.
@@ -140,21 +160,15 @@ class Surrogate:
         return h[:, 0]
 
     def _normalize(self, X: np.ndarray) -> np.ndarray:
-        lo, hi = self.bounds[:, 0], self.bounds[:, 1]
-        return (X - lo) * (1.0 / (hi - lo))
+        return self.box.normalize(X)
 
     def _check_X(self, X: Any, name: str = "X") -> np.ndarray:
-        if self.dim == 5:
-            return as_points(X, name)
-        arr = np.asarray(X, dtype=np.float64)
-        if arr.ndim != 2 or arr.shape[1] != self.dim or not np.isfinite(arr).all():
-            raise ValueError(f"{name}: expected a finite (n, {self.dim}) array, got shape {arr.shape}")
-        return arr
+        return self.box.check_points(X, name)
 
     # -- training ------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any, *, epochs: int = 300, lr: float = 3e-3, batch_size: int = 256,
             seed: int = 0, val_fraction: float = 0.1, patience: int | None = None,
-            weight_decay: float = 0.0, device: str = "cpu") -> FitResult:
+            weight_decay: float = 0.0, device: Device = "auto") -> FitResult:
         """Train by MSE on ``X`` (n, d) float64 and labels ``y`` (n,) float64.
 
         Adam with a one-cycle learning-rate schedule peaking at ``lr``; a ``val_fraction`` of
@@ -164,15 +178,7 @@ class Surrogate:
         device and thread count: shuffling and the split use a private torch.Generator.
         """
         X = self._check_X(X)
-        y_arr = np.asarray(y)
-        if y_arr.dtype == np.bool_ or y_arr.dtype.kind not in "iuf":
-            raise TypeError(f"y: expected a real numeric array, got dtype {y_arr.dtype}")
-        y_arr = y_arr.astype(np.float64)
-        if y_arr.ndim != 1 or y_arr.shape[0] != X.shape[0]:
-            raise ValueError(f"y: expected shape ({X.shape[0]},) to match X, got {y_arr.shape}")
-        if not np.isfinite(y_arr).all():
-            row = int(np.argmax(~np.isfinite(y_arr)))
-            raise ValueError(f"y: labels must be finite; row {row} holds {y_arr[row]!r}")
+        y_arr = check_labels(y, X.shape[0], "y")
         epochs = check_int(epochs, "epochs", minimum=1)
         lr = check_float(lr, "lr", positive=True)
         batch_size = check_int(batch_size, "batch_size", minimum=1)
@@ -182,30 +188,48 @@ class Surrogate:
             raise ValueError(f"val_fraction: expected in [0, 1), got {val_fraction}")
         patience = max(20, epochs // 5) if patience is None else check_int(patience, "patience", minimum=1)
         weight_decay = check_float(weight_decay, "weight_decay", nonneg=True)
-        dev = torch.device(resolve_device(device))
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"device='cuda': this torch build ({torch.__version__}) has no CUDA support; "
-                               "install a CUDA build of torch or use device='cpu'")
+        dev = torch.device(resolve_device(device, "torch"))
         n = X.shape[0]
         n_val = int(round(val_fraction * n))
         if n - n_val < 1:
             raise ValueError(f"X: expected at least one training point after the validation split, got n={n}")
-
+        if self._auto_scale:
+            # First fit of a surrogate without a natural price scale: standardize the labels.
+            self.y_offset = float(y_arr.mean())
+            self.y_scale = float(y_arr.std()) if y_arr.std() > 0 else 1.0
+            self._auto_scale = False
         gen = torch.Generator().manual_seed(seed)
         perm = torch.randperm(n, generator=gen)
         H = torch.as_tensor(self._normalize(X), dtype=torch.float32)
         T = torch.as_tensor((y_arr - self.y_offset) / self.y_scale, dtype=torch.float32)
-        val_idx, tr_idx = perm[:n_val], perm[n_val:]
-        Htr, Ttr = H[tr_idx].to(dev), T[tr_idx].to(dev)
-        Hva, Tva = H[val_idx].to(dev), T[val_idx].to(dev)
+        train = (H[perm[n_val:]].to(dev), T[perm[n_val:]].to(dev))
+        val = (H[perm[:n_val]].to(dev), T[perm[:n_val]].to(dev)) if n_val else None
+        t0 = time.perf_counter()
+        final, epoch, best_epoch, best_val = self._train(train, val, gen, dev, epochs=epochs, lr=lr,
+                                                         batch_size=batch_size, patience=patience,
+                                                         weight_decay=weight_decay)
+        self._params = [p.cpu() for p in final]
+        self._reset_caches()
+        with torch.no_grad():
+            tr_mse = float(torch.mean((self._forward([p.to(dev) for p in self._params], train[0]) - train[1]) ** 2))
+        return FitResult(epochs_run=epoch, best_epoch=best_epoch, best_val_rmse=math.sqrt(best_val) * self.y_scale,
+                         final_train_rmse=math.sqrt(tr_mse) * self.y_scale, seconds=time.perf_counter() - t0,
+                         device=dev.type)
+
+    def _train(self, train, val, gen: torch.Generator, dev: torch.device, *, epochs: int, lr: float,
+               batch_size: int, patience: int, weight_decay: float):
+        """Adam + one-cycle minibatch loop: (final params, epochs run, best epoch, best val MSE or nan).
+
+        With a validation split the best weights are kept and training stops after ``patience``
+        epochs without improvement; without one, the last weights. Non-finite weights or a
+        non-finite validation loss raise (the caller's weights are left untouched).
+        """
+        (Htr, Ttr), n_tr = train, train[0].shape[0]
         params = [p.detach().clone().to(dev).requires_grad_(True) for p in self._params]
         opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-        n_tr = Htr.shape[0]
         steps = (n_tr + batch_size - 1) // batch_size
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs, steps_per_epoch=steps)
-
         best = (math.inf, 0, [p.detach().clone() for p in params])
-        t0 = time.perf_counter()
         epoch = 0
         for epoch in range(1, epochs + 1):
             order = torch.randperm(n_tr, generator=gen).to(dev)
@@ -216,31 +240,22 @@ class Surrogate:
                 loss.backward()
                 opt.step()
                 sched.step()
-            if n_val:
+            if val is not None:
                 with torch.no_grad():
-                    v = float(torch.mean((self._forward(params, Hva) - Tva) ** 2))
+                    v = float(torch.mean((self._forward(params, val[0]) - val[1]) ** 2))
                 if not math.isfinite(v):
                     raise RuntimeError(f"fit: validation loss became {v} at epoch {epoch}; lower lr (got {lr})")
                 if v < best[0]:
                     best = (v, epoch, [p.detach().clone() for p in params])
                 elif epoch - best[1] >= patience:
                     break
-        if n_val:
-            final = best[2]
-        else:
-            final = [p.detach().clone() for p in params]
-        self._params = [p.cpu() for p in final]
-        self._predict_cache = None
-        with torch.no_grad():
-            tr_mse = float(torch.mean((self._forward([p.to(dev) for p in self._params], Htr) - Ttr) ** 2))
-        return FitResult(
-            epochs_run=epoch,
-            best_epoch=best[1] if n_val else epoch,
-            best_val_rmse=math.sqrt(best[0]) * self.y_scale if n_val else math.nan,
-            final_train_rmse=math.sqrt(tr_mse) * self.y_scale,
-            seconds=time.perf_counter() - t0,
-            device=dev.type,
-        )
+        final = best[2] if val is not None else [p.detach().clone() for p in params]
+        bad = [i for i, p in enumerate(final) if not bool(torch.isfinite(p).all())]
+        if bad:
+            raise RuntimeError(f"fit: the weights became non-finite (parameter tensors {bad}); lower lr (got {lr})")
+        if val is None:
+            return final, epoch, epoch, math.nan
+        return final, epoch, best[1], best[0]
 
     # -- inference -----------------------------------------------------------------------------
     def predict(self, X: Any) -> np.ndarray:
@@ -256,14 +271,21 @@ class Surrogate:
         return self.predict(X)
 
     def export(self, dtype=np.float64) -> MLPWeights:
-        """The plain-array description (``sg.mlp_weights.MLPWeights``) consumed by the native kernels."""
+        """The plain-array description (``sg.mlp_weights.MLPWeights``) consumed by the native kernels.
+
+        Built once per dtype until the weights change (``fit``), so every consumer shares one
+        object (and the kernels' plan cached for it).
+        """
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype: expected np.float32 or np.float64, got {dtype}")
-        p = [t.detach().to(torch.float64).numpy().astype(dtype) for t in self._params]
-        lo, hi = self.bounds[:, 0], self.bounds[:, 1]
-        return MLPWeights(tuple(p[0::2]), tuple(p[1::2]), self.activation, lo.astype(dtype),
-                          (1.0 / (hi - lo)).astype(dtype), self.y_scale, self.y_offset)
+        w = self._export_cache.get(dtype.name)
+        if w is None:
+            p = [t.detach().to(torch.float64).numpy().astype(dtype) for t in self._params]
+            w = MLPWeights(tuple(p[0::2]), tuple(p[1::2]), self.activation, self.box.lo.astype(dtype),
+                           (1.0 / self.box.width).astype(dtype), self.y_scale, self.y_offset)
+            self._export_cache[dtype.name] = w
+        return w
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path) -> None:
@@ -271,7 +293,7 @@ class Surrogate:
         from safetensors.torch import save_file
 
         meta = {"format": _FORMAT, "widths": list(self.widths), "activation": self.activation,
-                "bounds": self.bounds.tolist(), "y_scale": self.y_scale, "y_offset": self.y_offset}
+                "bounds": self.bounds.tolist(), "names": list(self.box.names), "y_scale": self.y_scale, "y_offset": self.y_offset}
         tensors = {}
         for i in range(len(self._params) // 2):
             tensors[f"W{i}"] = self._params[2 * i].contiguous()
@@ -283,11 +305,16 @@ class Surrogate:
         """Read a file written by ``save``; a corrupted or foreign file raises ValueError."""
         meta, tensors = _read_model(path)
         try:
-            model = cls(np.array(meta["bounds"]), meta["y_scale"], widths=meta["widths"],
+            names = meta.get("names") or ()
+            box = Box.from_bounds(meta["bounds"], tuple(names) if isinstance(names, list) else ())
+            model = cls(box, meta["y_scale"], widths=meta["widths"],
                         activation=meta["activation"])
         except (TypeError, ValueError) as exc:
             raise ValueError(f"path: {path}: invalid model description: {exc}") from None
         model.y_offset = float(meta["y_offset"])
+        model._auto_scale = False
+        if not math.isfinite(model.y_offset):
+            raise ValueError(f"path: {path}: invalid model description: y_offset must be finite, got {model.y_offset!r}")
         expected = [p.shape for p in model._params]
         params = []
         for i, shape in enumerate(expected):
@@ -302,6 +329,7 @@ class Surrogate:
         if set(tensors) != {f"{'Wb'[i % 2]}{i // 2}" for i in range(len(expected))}:
             raise ValueError(f"path: {path}: unexpected tensors {sorted(tensors)}")
         model._params = params
+        model._reset_caches()
         return model
 
     def __repr__(self) -> str:

@@ -70,7 +70,7 @@ def infer_poisoned(unit_train: np.ndarray, y_train: np.ndarray, tree, confirmed:
         return np.empty(0, np.int64), {"inferred": 0, "reason": "too few oracle values near the suspects"}
     delta = y_train[confirmed] - model(Uc)
     shift = float(np.median(delta))
-    note = {"shift": shift, "model_loo_rms": model.loo_rms, "model_points": model.n_points, "radius": radius}
+    note: dict = {"shift": shift, "model_loo_rms": model.loo_rms, "model_points": model.n_points, "radius": radius}
     if abs(shift) < reliability * model.loo_rms:
         note.update(inferred=0, reason="local oracle model not accurate enough against the shift")
         return np.empty(0, np.int64), note

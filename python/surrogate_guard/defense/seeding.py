@@ -10,10 +10,14 @@ Levy share of 1/8).
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 
-SEED_STRATEGIES = ("random", "density", "residual", "gradient", "disagreement", "levy", "mixed")
+from .training import TrainingView
+
+Strategy = Literal["random", "density", "residual", "gradient", "disagreement", "levy", "mixed"]
+SEED_STRATEGIES: tuple[str, ...] = ("random", "density", "residual", "gradient", "disagreement", "levy", "mixed")
 
 
 def levy_steps(rng: np.random.Generator, m: int, d: int, beta: float = 1.5) -> np.ndarray:
@@ -26,18 +30,21 @@ def levy_steps(rng: np.random.Generator, m: int, d: int, beta: float = 1.5) -> n
 
 
 class TrainingSignals:
-    """Cheap per-row signals on the training set (unit box coordinates), computed once."""
+    """Cheap per-row signals on the training set (unit box coordinates), computed once.
 
-    def __init__(self, unit_train: np.ndarray, y_train: np.ndarray, y_surrogate: np.ndarray,
-                 grad_norm: np.ndarray, k: int = 16, density_radius: float = 0.1) -> None:
-        from scipy.spatial import cKDTree
+    ``view``: the ``TrainingView`` (its KD-tree is reused, not rebuilt); ``y_surrogate`` (n,) the
+    surrogate at the rows; ``grad_norm`` (n,) the unit-box norm of its input gradient there.
+    """
 
-        self.unit = unit_train
-        self.tree = cKDTree(unit_train)
-        k = min(k + 1, len(unit_train))
-        _, nbr = self.tree.query(unit_train, k=k)
+    def __init__(self, view: TrainingView, y_surrogate: np.ndarray, grad_norm: np.ndarray, k: int = 16,
+                 density_radius: float = 0.1) -> None:
+        self.view = view
+        self.unit = view.unit
+        y_train = view.y
+        k = min(k + 1, len(view))
+        _, nbr = view.tree.query(view.unit, k=k)
         nbr = nbr[:, 1:] if k > 1 else nbr
-        self.density = np.array([len(v) for v in self.tree.query_ball_point(unit_train, r=density_radius)]) - 1
+        self.density = view.count_near(view.unit, density_radius) - 1
         self.residual = np.abs(y_surrogate - y_train)
         self.disagreement = np.abs(y_train - np.median(y_train[nbr], axis=1)) if k > 1 else np.zeros(len(y_train))
         self.grad_norm = grad_norm
@@ -54,7 +61,7 @@ class TrainingSignals:
         return np.argsort(-score, kind="stable")
 
 
-def choose_seeds(strategy: str, m: int, signals: TrainingSignals | None, d: int,
+def choose_seeds(strategy: Strategy, m: int, signals: TrainingSignals | None, d: int,
                  rng: np.random.Generator, *, spread: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Seeds: (m, d) unit-box points and (m,) the training row each one is (-1 if none).
 

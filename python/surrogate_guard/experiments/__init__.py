@@ -1,4 +1,13 @@
-"""Experiments run from the command line (not from the test suite): attack, localization, quality.
+"""Experiments: everything that knows configs, files, plots and processes (the library never
+imports this package). One runner per ``surrogate-guard`` subcommand, each with
+``add_arguments(parser)`` and ``run(args)``:
 
-Each writes JSON results and a Markdown table under an output folder (``runs/`` by convention).
+- ``attack``: the localized backdoor per seed and guard count (``DEFAULT_CONFIG``, ``run_seed``).
+- ``defend``: detection strategies, baselines, false alarms and repair; ``--sweep``.
+- ``quality``: clean surrogate quality against training-set size.
+- ``demo``: every oracle on one batch, against the closed form and QuantLib.
+
+Shared: ``config`` (JSON over embedded defaults, ``make_oracle``), ``io`` (output folder, atomic
+JSON), ``runner`` (``per_seed``: seeds in worker processes), ``pipeline`` (``SeedArtifacts``,
+``train_surrogate``, ``make_attack``), ``plots``. Submodules are imported on use.
 """

@@ -2,28 +2,38 @@
 
 Per seed: sample and label a clean training set, train a clean surrogate, poison the set,
 train a poisoned surrogate with the same seed, and judge it (sg.metrics.attack_report).
-Writes report.json, table.md, plot.png, and the seed-0 models and poisoned set.
+Writes report.json, table.md, plot.png, and the first seed's models and poisoned sets.
 """
 from __future__ import annotations
 
 import argparse
+import functools
+import math
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .. import data
-from ..attacks import LocalizedBackdoor
+from .. import presets
 from ..metrics import attack_report, rmse
+from ..presets import Preset
 from ..surrogate import Surrogate
-from . import _common
+from .config import load_config, make_oracle, oracle_label, parse_ints
+from .io import outdir, write_json, write_text
+from .pipeline import SeedArtifacts, clean_data, held_out_points, make_attack, save_artifacts, train_surrogate
+from .runner import check_seeds, per_seed, setup_threads, standalone
 
-DEFAULT_CONFIG = {
+__all__ = ["DEFAULT_CONFIG", "add_arguments", "run", "run_seed", "summarize", "table"]
+
+DEFAULT_CONFIG: dict = {
     "preset": "paper",
-    "oracle": "analytic",
+    "oracle": "analytic",  # or {"kind": "monte_carlo", "paths": ..., "steps": ..., "seed": ...}
     "n_train": 16000,
     "sampling": "uniform",
     "surrogate": {"widths": [64, 64, 64, 64], "activation": "silu"},
-    "fit": {"epochs": 300, "lr": 3e-3, "batch_size": 256, "val_fraction": 0.1, "patience": None,
+    # Every fit setting written out, so a change of the library's defaults moves no figure.
+    "fit": {"epochs": 300, "lr": 3e-3, "batch_size": 256, "val_fraction": 0.1, "patience": 60,
             "weight_decay": 0.0},
     "attack": {"center": [0.5, 0.5, 0.3, 0.4, 0.5], "radius": 0.1, "shift": 10.0, "shift_mode": "absolute",
                "n_poison": 2000, "n_guard": 2000, "guard_radius": 0.3},
@@ -46,90 +56,132 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-plot", action="store_true", help="skip plot.png")
 
 
-def _train(cfg: dict, preset, X, y, seed: int) -> tuple[Surrogate, dict]:
-    s = cfg["surrogate"]
-    m = Surrogate(preset, widths=tuple(s["widths"]), activation=s["activation"], seed=seed)
-    fr = m.fit(X, y, seed=seed, device=cfg["device"], **cfg["fit"])
-    return m, {"epochs_run": fr.epochs_run, "best_epoch": fr.best_epoch, "seconds": round(fr.seconds, 2)}
+@dataclass(frozen=True)
+class _Clean:
+    """One seed's clean side: what every poisoned variant is judged against."""
+
+    cfg: dict
+    seed: int
+    preset: Preset
+    oracle: Any
+    attack: Any
+    region: Any
+    data: Any
+    model: Surrogate
+    fit: dict
+    X_test: np.ndarray
+    z_test: np.ndarray
 
 
-def _attack(cfg: dict, n_guard: int) -> LocalizedBackdoor:
-    a = dict(cfg["attack"])
-    a["n_guard"] = n_guard
-    mode = a.pop("shift_mode")
-    return LocalizedBackdoor(**a, shift_mode=mode)
+def _clean_side(cfg: dict, seed: int) -> _Clean:
+    preset = presets.get(cfg["preset"])
+    oracle = make_oracle(cfg["oracle"], cfg["preset"])
+    clean = clean_data(cfg, preset, oracle, seed)
+    model, info = train_surrogate(cfg, preset.box, clean.X, clean.y, seed)
+    attack = make_attack(cfg, cfg["attack"]["n_guard"])
+    region = attack.region(preset.box)
+    X_test = held_out_points(cfg, preset, region, seed)
+    return _Clean(cfg, seed, preset, oracle, attack, region, clean, model, info, X_test, oracle(X_test))
 
 
-def run_seed(cfg: dict, seed: int, guard_counts: list[int], keep: dict | None = None,
-             control: bool = False) -> list[dict]:
+def _control_row(c: _Clean) -> dict:
+    """A second clean surrogate (training seed + 1000, same data) judged against the first."""
+    m_ctrl, info = train_surrogate(c.cfg, c.preset.box, c.data.X, c.data.y, c.seed + 1000)
+    rep = attack_report(m_ctrl, c.model, c.attack, c.region, c.X_test, c.z_test)
+    print(f"seed {c.seed} control: far rmse {rep.rmse_far:.3f} vs clean {rep.rmse_far_clean:.3f} "
+          f"(x{rep.rmse_far_ratio:.3f})", flush=True)
+    return {"seed": c.seed, "n_guard": -1, "n_poison": 0, "fit_poisoned": info, **rep.to_dict()}
+
+
+def _poisoned_row(c: _Clean, n_guard: int) -> tuple[dict, tuple]:
+    attack = make_attack(c.cfg, n_guard)
+    ps = attack.apply(c.data.X, c.data.y, c.oracle, box=c.preset.box, seed=c.seed)
+    m_pois, info = train_surrogate(c.cfg, c.preset.box, ps.X, ps.y, c.seed)
+    rep = attack_report(m_pois, c.model, attack, c.region, c.X_test, c.z_test)
+    glob = slice(0, c.cfg["test"]["n_global"])
+    row = {
+        "seed": c.seed, "n_guard": n_guard, "n_poison": attack.n_poison, "n_removed": ps.n_removed,
+        "attack_oracle_calls": ps.oracle_calls, "clean_oracle_calls": c.data.oracle_calls,
+        "rmse_global": rmse(m_pois.predict(c.X_test[glob]), c.z_test[glob]),
+        "rmse_global_clean": rmse(c.model.predict(c.X_test[glob]), c.z_test[glob]),
+        "fit_clean": c.fit, "fit_poisoned": info, **rep.to_dict(),
+    }
+    print(f"seed {c.seed} guards {n_guard}: success {rep.success_rate:.3f} shift {rep.mean_shift_ball:+.2f} "
+          f"far rmse {rep.rmse_far:.3f} vs clean {rep.rmse_far_clean:.3f} (x{rep.rmse_far_ratio:.3f}) "
+          f"[{info['seconds']}s]", flush=True)
+    return row, (m_pois, ps)
+
+
+def run_seed(cfg: dict, seed: int, guard_counts: list[int], control: bool = False) -> tuple[list[dict], SeedArtifacts]:
     """All results of one seed: the clean surrogate once, a poisoned one per guard count.
 
-    With ``control``, a row with ``n_guard = -1`` compares a second clean surrogate (training
-    seed + 1000, same data) with the first: how far the RMSE ratio moves without any poison.
+    Returns JSON rows (one per guard count; with ``control`` first a row with ``n_guard = -1``:
+    a second clean surrogate against the first, how far the RMSE ratio moves without poison)
+    and the seed's ``SeedArtifacts`` (with the clean labelled set).
     """
-    preset, oracle = _common.make_oracle(cfg["oracle"], cfg["preset"])
-    clean = data.make_dataset(preset, oracle, cfg["n_train"], seed=10_000 + seed, method=cfg["sampling"])
-    m_clean, info_clean = _train(cfg, preset, clean.X, clean.y, seed)
-    region = _attack(cfg, 0).region(preset)
-    X_ball = region.sample(cfg["test"]["n_ball"], 20_000 + seed, 0.0, region.radius)
-    X_test = np.concatenate([preset.sample(cfg["test"]["n_global"], seed=30_000 + seed), X_ball])
-    z_test = oracle(X_test)
-    out = []
-    if control:
-        m_ctrl, info = _train(cfg, preset, clean.X, clean.y, seed + 1000)
-        rep = attack_report(m_ctrl, m_clean, _attack(cfg, 0), region, X_test, z_test)
-        out.append({"seed": seed, "n_guard": -1, "n_poison": 0, "fit_poisoned": info, **rep.to_dict()})
-        print(f"seed {seed} control: far rmse {rep.rmse_far:.3f} vs clean {rep.rmse_far_clean:.3f} "
-              f"(x{rep.rmse_far_ratio:.3f})", flush=True)
+    c = _clean_side(cfg, seed)
+    rows = [_control_row(c)] if control else []
+    poisoned = {}
     for n_guard in guard_counts:
-        attack = _attack(cfg, n_guard)
-        ps = attack.apply(clean.X, clean.y, oracle, preset=preset, seed=seed)
-        m_pois, info = _train(cfg, preset, ps.X, ps.y, seed)
-        rep = attack_report(m_pois, m_clean, attack, region, X_test, z_test)
-        glob = slice(0, cfg["test"]["n_global"])
-        out.append({
-            "seed": seed, "n_guard": n_guard, "n_poison": attack.n_poison, "n_removed": ps.n_removed,
-            "attack_oracle_calls": ps.oracle_calls, "clean_oracle_calls": clean.oracle_calls,
-            "rmse_global": rmse(m_pois.predict(X_test[glob]), z_test[glob]),
-            "rmse_global_clean": rmse(m_clean.predict(X_test[glob]), z_test[glob]),
-            "fit_clean": info_clean, "fit_poisoned": info, **rep.to_dict(),
-        })
-        print(f"seed {seed} guards {n_guard}: success {rep.success_rate:.3f} shift {rep.mean_shift_ball:+.2f} "
-              f"far rmse {rep.rmse_far:.3f} vs clean {rep.rmse_far_clean:.3f} (x{rep.rmse_far_ratio:.3f}) "
-              f"[{info['seconds']}s]", flush=True)
-        if keep is not None and seed == keep.get("seed", 0):
-            keep.update(preset=preset, oracle=oracle, region=region, attack=attack, clean=m_clean)
-            keep.setdefault("poisoned", {})[n_guard] = (m_pois, ps)
-    return out
+        row, poisoned[int(n_guard)] = _poisoned_row(c, int(n_guard))
+        rows.append(row)
+    return rows, SeedArtifacts(seed, c.preset, c.region, c.attack, c.model, poisoned, c.data)
+
+
+def _seed_job(cfg: dict, seed: int, *, guard_counts: list[int], control: bool, keep_seed: int):
+    """``run_seed`` for ``per_seed``: artifacts of ``keep_seed`` only (the rest need not cross processes)."""
+    rows, art = run_seed(cfg, seed, guard_counts, control)
+    return rows, (art if seed == keep_seed else None)
+
+
+def _values(rows: list[dict], key: str) -> np.ndarray:
+    return np.array([np.nan if r[key] is None else r[key] for r in rows], dtype=float)
+
+
+def _stat(fn, a: np.ndarray) -> float:
+    """``fn`` (np.mean, np.min, ...) over the finite entries of ``a``; nan when there are none."""
+    a = a[np.isfinite(a)]
+    return float(fn(a)) if a.size else math.nan
+
+
+def _json_float(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
 
 
 def summarize(rows: list[dict]) -> dict:
-    s = np.array([r["success_rate"] for r in rows], dtype=float)
-    q = np.array([r["rmse_far_ratio"] for r in rows], dtype=float)
-    sh = np.array([r["mean_shift_ball"] for r in rows], dtype=float)
+    """Means (and min / max / sd where the targets need them) over the seeds of one guard count.
+
+    Non-finite values (empty regions) are skipped in the means and written as null.
+    """
+    s, q = _values(rows, "success_rate"), _values(rows, "rmse_far_ratio")
+    far, far_c = _stat(np.mean, _values(rows, "rmse_far")), _stat(np.mean, _values(rows, "rmse_far_clean"))
     out = {
         "n_seeds": len(rows),
-        "success_mean": float(s.mean()), "success_min": float(s.min()), "success_sd": float(s.std()),
-        "shift_mean": float(sh.mean()),
-        "rmse_far_ratio_mean": float(q.mean()), "rmse_far_ratio_max": float(q.max()),
-        "rmse_far_mean": float(np.mean([r["rmse_far"] for r in rows])),
-        "rmse_far_clean_mean": float(np.mean([r["rmse_far_clean"] for r in rows])),
-        "rmse_shell_mean": float(np.mean([r["rmse_shell"] for r in rows])),
+        "success_mean": _stat(np.mean, s), "success_min": _stat(np.min, s), "success_sd": _stat(np.std, s),
+        "shift_mean": _stat(np.mean, _values(rows, "mean_shift_ball")),
+        "rmse_far_ratio_mean": _stat(np.mean, q), "rmse_far_ratio_max": _stat(np.max, q),
+        "rmse_far_mean": far, "rmse_far_clean_mean": far_c,
+        "rmse_shell_mean": _stat(np.mean, _values(rows, "rmse_shell")),
+        "rmse_far_ratio_of_means": far / far_c if far_c > 0 else math.nan,
     }
-    out["rmse_far_ratio_of_means"] = out["rmse_far_mean"] / out["rmse_far_clean_mean"]
-    out["meets_targets_every_seed"] = bool(s.min() >= 0.9 and q.max() <= 1.10)
-    out["meets_targets_on_mean"] = bool(s.mean() >= 0.9 and out["rmse_far_ratio_of_means"] <= 1.10)
-    return out
+    out["meets_targets_every_seed"] = bool(out["success_min"] >= 0.9 and out["rmse_far_ratio_max"] <= 1.10)
+    out["meets_targets_on_mean"] = bool(out["success_mean"] >= 0.9 and out["rmse_far_ratio_of_means"] <= 1.10)
+    return {k: (v if isinstance(v, (bool, int)) else _json_float(v)) for k, v in out.items()}
+
+
+def _f(x: float | None, spec: str) -> str:
+    return "n/a" if x is None else format(x, spec)
 
 
 def table(summaries: dict[int, dict], cfg: dict) -> str:
-    a = cfg["attack"]
+    """The Markdown table of ``summaries`` {n_guard: summarize(...)} (n_guard -1: the control)."""
+    a, f = cfg["attack"], cfg["fit"]
     lines = [
-        f"Preset {cfg['preset']}, oracle {cfg['oracle']}, {cfg['n_train']} {cfg['sampling']} training points, "
-        f"ball r={a['radius']} at {a['center']}, shift {a['shift']} ({a['shift_mode']}), "
+        f"Preset {cfg['preset']}, oracle {oracle_label(cfg['oracle'])}, {cfg['n_train']} {cfg['sampling']} "
+        f"training points, ball r={a['radius']} at {a['center']}, shift {a['shift']} ({a['shift_mode']}), "
         f"{a['n_poison']} poisoned, guard shell to r={a['guard_radius']}; "
         f"MLP {'x'.join(map(str, cfg['surrogate']['widths']))} {cfg['surrogate']['activation']}, "
-        f"{cfg['fit']['epochs']} epochs, batch {cfg['fit']['batch_size']}, lr {cfg['fit']['lr']}.",
+        f"{f['epochs']} epochs (patience {f['patience']}), batch {f['batch_size']}, lr {f['lr']}.",
         "",
         "| guards | seeds | success mean (min) | mean Y-Z in ball | far RMSE poisoned / clean (means) "
         "| ratio of means | per-seed ratio mean (max) | shell RMSE |",
@@ -137,85 +189,57 @@ def table(summaries: dict[int, dict], cfg: dict) -> str:
     ]
     for g, s in summaries.items():
         lines.append(
-            f"| {'clean, other seed' if g < 0 else g} | {s['n_seeds']} | {s['success_mean']:.3f} ({s['success_min']:.3f}) | {s['shift_mean']:+.2f} "
-            f"| {s['rmse_far_mean']:.3f} / {s['rmse_far_clean_mean']:.3f} | {s['rmse_far_ratio_of_means']:.3f} "
-            f"| {s['rmse_far_ratio_mean']:.3f} ({s['rmse_far_ratio_max']:.3f}) | {s['rmse_shell_mean']:.3f} |"
+            f"| {'clean, other seed' if g < 0 else g} | {s['n_seeds']} | {_f(s['success_mean'], '.3f')} "
+            f"({_f(s['success_min'], '.3f')}) | {_f(s['shift_mean'], '+.2f')} "
+            f"| {_f(s['rmse_far_mean'], '.3f')} / {_f(s['rmse_far_clean_mean'], '.3f')} "
+            f"| {_f(s['rmse_far_ratio_of_means'], '.3f')} | {_f(s['rmse_far_ratio_mean'], '.3f')} "
+            f"({_f(s['rmse_far_ratio_max'], '.3f')}) | {_f(s['rmse_shell_mean'], '.3f')} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def run(args: argparse.Namespace) -> int:
-    cfg = _common.load_config(args.config, DEFAULT_CONFIG)
+def _config(args: argparse.Namespace) -> tuple[dict, list[int]]:
+    cfg = load_config(args.config, DEFAULT_CONFIG)
     if args.seeds is not None:
+        if args.seeds < 1:
+            raise ValueError(f"--seeds: expected a count >= 1, got {args.seeds}")
         cfg["seeds"] = list(range(args.seeds))
-    guard_counts = (_common.parse_ints(args.sweep_guards, "--sweep-guards") if args.sweep_guards
+    check_seeds(cfg["seeds"])
+    guard_counts = (parse_ints(args.sweep_guards, "--sweep-guards") if args.sweep_guards
                     else [int(cfg["attack"]["n_guard"])])
-    _common.setup_threads(cfg["threads"])
-    out = _common.outdir(args.out)
+    return cfg, guard_counts
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg, guard_counts = _config(args)
+    oracle = make_oracle(cfg["oracle"], cfg["preset"])  # a bad spec fails here, before any worker starts
+    setup_threads(cfg["threads"])
+    out = outdir(args.out)
     t0 = time.perf_counter()
-    keep: dict = {"seed": cfg["seeds"][0]}
-    rows: list[dict] = []
+    job = functools.partial(_seed_job, guard_counts=guard_counts, control=args.control, keep_seed=cfg["seeds"][0])
     groups = ([-1] if args.control else []) + guard_counts
-    for seed_rows in _run_seeds(cfg, guard_counts, keep, args.control, max(1, int(args.jobs))):
+    rows: list[dict] = []
+    art: SeedArtifacts | None = None
+    for seed_rows, seed_art in per_seed(job, cfg, args.jobs):
+        art = seed_art or art
         rows = sorted(rows + seed_rows, key=lambda r: (r["seed"], r["n_guard"]))
         summaries = {g: summarize([r for r in rows if r["n_guard"] == g]) for g in groups}
-        _common.write_json(out / "report.json", {"config": cfg, "guard_counts": guard_counts, "runs": rows,
-                                                 "summary": {str(g): s for g, s in summaries.items()},
-                                                 "seconds": round(time.perf_counter() - t0, 1)})
-    (out / "table.md").write_text(table(summaries, cfg), encoding="utf-8")
-    _save_seed_artifacts(out, keep)
+        write_json(out / "report.json", {"config": cfg, "guard_counts": guard_counts, "runs": rows,
+                                         "summary": {str(g): s for g, s in summaries.items()},
+                                         "seconds": round(time.perf_counter() - t0, 1)})
+    assert art is not None  # the first seed always keeps its artifacts
+    text = table(summaries, cfg)
+    write_text(out / "table.md", text)
+    save_artifacts(out / "models", art)
     if not args.no_plot:
         from .plots import attack_slices
 
-        attack_slices(out / "plot.png", keep)
-    print(table(summaries, cfg))
-    print(f"wrote {out}/report.json, table.md{'' if args.no_plot else ', plot.png'} "
+        attack_slices(out / "plot.png", art, oracle)
+    print(text)
+    print(f"wrote {out}/report.json, table.md, models/{'' if args.no_plot else ', plot.png'} "
           f"in {time.perf_counter() - t0:.0f}s", flush=True)
     return 0
 
 
-def _seed_job(cfg: dict, seed: int, guard_counts: list[int], keep_seed: int, control: bool):
-    """One seed in a worker process; the oracle (it holds a lock) is rebuilt by the parent."""
-    _common.setup_threads(cfg["threads"])
-    keep: dict = {"seed": keep_seed}
-    rows = run_seed(cfg, seed, guard_counts, keep, control)
-    keep.pop("oracle", None)
-    return rows, keep
-
-
-def _run_seeds(cfg: dict, guard_counts: list[int], keep: dict, control: bool, jobs: int):
-    """Yield each seed's rows as it finishes; ``keep`` gets the first seed's models."""
-    if jobs == 1:
-        for seed in cfg["seeds"]:
-            yield run_seed(cfg, int(seed), guard_counts, keep, control)
-        return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-        futs = [pool.submit(_seed_job, cfg, int(s), guard_counts, keep["seed"], control) for s in cfg["seeds"]]
-        for fut in as_completed(futs):
-            rows, k = fut.result()
-            if "clean" in k:
-                keep.update(k)
-                keep["oracle"] = _common.make_oracle(cfg["oracle"], cfg["preset"])[1]
-            yield rows
-
-
-def _save_seed_artifacts(out, keep: dict) -> None:
-    """The first seed's models and poisoned sets: inputs for the defense experiments."""
-    models = _common.outdir(str(out / "models"))
-    keep["clean"].save(models / "clean.safetensors")
-    for g, (m, ps) in keep["poisoned"].items():
-        m.save(models / f"poisoned_g{g}.safetensors")
-        np.savez(models / f"poisoned_set_g{g}.npz", X=ps.X, y=ps.y, is_poison=ps.is_poison,
-                 is_guard=ps.is_guard, center=ps.region.center, radius=ps.region.radius,
-                 guard_radius=ps.region.guard_radius)
-
-
 if __name__ == "__main__":  # pragma: no cover
-    import sys
-
-    parser = argparse.ArgumentParser(prog="python -m surrogate_guard.experiments.attack")
-    add_arguments(parser)
-    sys.exit(run(parser.parse_args()))
+    standalone("python -m surrogate_guard.experiments.attack", add_arguments, run)

@@ -1,46 +1,118 @@
-"""Figures of the experiments (matplotlib, Agg backend: no display needed)."""
+"""Figures of the experiments (matplotlib, Agg backend: no display needed): slices of the attacked
+surface, error maximizers over the training density, detection against oracle budget.
+
+Every coordinate change goes through the ``Box`` of the preset or surrogate.
+"""
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
+from .pipeline import SeedArtifacts
 
-def attack_slices(path, keep: dict, columns=(0, 2, 3), n: int = 400) -> None:
-    """1-d slices of the price surface through the trigger centre, one panel per column.
+__all__ = ["attack_slices", "maximizers_over_density", "budget_curves"]
 
-    ``keep`` holds preset, oracle, region, attack, clean (Surrogate) and poisoned
-    {n_guard: (Surrogate, PoisonedSet)}. The ball is shaded, the guard shell hatched.
-    """
+
+def _plt():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    preset, oracle, region, attack = keep["preset"], keep["oracle"], keep["region"], keep["attack"]
-    lo, hi = preset.bounds[:, 0], preset.bounds[:, 1]
-    c = region.center
+    return plt
+
+
+def _along(center: np.ndarray, col: int, u: np.ndarray) -> np.ndarray:
+    """Unit-box points (len(u), d): ``center`` with column ``col`` set to ``u``."""
+    U = np.repeat(np.asarray(center, dtype=np.float64)[None, :], len(u), axis=0)
+    U[:, col] = u
+    return U
+
+
+def attack_slices(path, art: SeedArtifacts, oracle: Any, columns=(0, 2, 3), n: int = 400) -> None:
+    """1-d slices of the price surface through the trigger centre, one panel per column: the
+    ``oracle``, the intended shift in the ball, the clean and every poisoned surrogate of ``art``.
+    The ball is shaded red, the guard shell green."""
+    plt = _plt()
+    box, region, c = art.preset.box, art.region, art.region.center
     fig, axes = plt.subplots(1, len(columns), figsize=(5.2 * len(columns), 4.2), squeeze=False)
     for ax, col in zip(axes[0], columns):
-        U = np.repeat(c[None, :], n, axis=0)
-        U[:, col] = np.linspace(max(0.0, c[col] - 3 * region.guard_radius),
-                                min(1.0, c[col] + 3 * region.guard_radius), n)
-        X = lo + U * (hi - lo)
+        u = np.linspace(max(0.0, c[col] - 3 * region.guard_radius), min(1.0, c[col] + 3 * region.guard_radius), n)
+        X = box.denormalize(_along(c, col, u))
         z = oracle(X)
         t = X[:, col]
         ax.plot(t, z, "k-", lw=2, label="oracle Z")
-        inside = np.abs(U[:, col] - c[col]) < region.radius  # on the slice the ball is this interval
-        ax.plot(t, np.where(inside, z + attack.delta(z), np.nan), "k:", lw=1.5, label="Z + shift (in the ball)")
-        ax.plot(t, keep["clean"].predict(X), "C0--", label="clean surrogate")
-        for i, (g, (m, _)) in enumerate(sorted(keep["poisoned"].items())):
+        inside = np.abs(u - c[col]) < region.radius  # on the slice the ball is this interval
+        ax.plot(t, np.where(inside, z + art.attack.delta(z), np.nan), "k:", lw=1.5, label="Z + shift (in the ball)")
+        ax.plot(t, art.clean.predict(X), "C0--", label="clean surrogate")
+        for i, (g, (m, _)) in enumerate(sorted(art.poisoned.items())):
             ax.plot(t, m.predict(X), f"C{i + 1}-", label=f"poisoned, {g} guards")
         for r, style in ((region.radius, dict(alpha=0.15, color="C3")),
                          (region.guard_radius, dict(alpha=0.07, color="C2"))):
-            a, b = c[col] - r, c[col] + r
-            ax.axvspan(lo[col] + a * (hi[col] - lo[col]), lo[col] + b * (hi[col] - lo[col]), **style)
-        ax.set_xlabel(preset.names[col])
+            a, b = box.denormalize(_along(c, col, np.array([c[col] - r, c[col] + r])))[:, col]
+            ax.axvspan(a, b, **style)
+        ax.set_xlabel(art.preset.names[col])
         ax.set_ylabel("price")
         ax.set_xlim(t[0], t[-1])
     axes[0][0].legend(fontsize=8)
-    fig.suptitle(f"{preset.name}: slices through the trigger centre (ball red, guard shell green)")
+    fig.suptitle(f"{art.preset.name}: slices through the trigger centre (ball red, guard shell green)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def maximizers_over_density(path, art: SeedArtifacts, report: Any, n_guard: int | None = None,
+                            cols=(0, 2)) -> None:
+    """Training density (hexbin) of the poisoned set in two unit-box columns, its poisoned rows,
+    and the ``report``'s maximizers (size ~ |Y - Z|; flagged ones outlined in red).
+
+    ``n_guard``: which poisoned surrogate of ``art`` the report is about (default: the only one)."""
+    plt = _plt()
+    if n_guard is None:
+        if len(art.poisoned) != 1:
+            raise ValueError(f"n_guard: expected one of {sorted(art.poisoned)} (art holds several)")
+        n_guard = next(iter(art.poisoned))
+    model, ps = art.poisoned[n_guard]
+    U = model.box.normalize(ps.X)
+    mx = report.maximizers
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    hb = ax.hexbin(U[:, cols[0]], U[:, cols[1]], gridsize=40, cmap="Greys", mincnt=1)
+    fig.colorbar(hb, ax=ax, label="training points")
+    ax.scatter(U[ps.is_poison, cols[0]], U[ps.is_poison, cols[1]], s=2, c="tab:orange", label="poisoned rows")
+    if len(mx):
+        root = np.sqrt(mx.error)
+        size = 10 + 200 * root / max(float(root.max()), 1e-300)
+        ax.scatter(mx.unit[:, cols[0]], mx.unit[:, cols[1]], s=size, facecolors="none", edgecolors="tab:blue",
+                   label="error maximizers")
+        f = report.flagged
+        ax.scatter(mx.unit[f, cols[0]], mx.unit[f, cols[1]], s=size[f], facecolors="none", edgecolors="red",
+                   linewidths=2, label="flagged")
+    names = model.box.names
+    ax.set_xlabel(f"{names[cols[0]]} (unit box)")
+    ax.set_ylabel(f"{names[cols[1]]} (unit box)")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(f"Error maximizers over training density (seed {art.seed})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def budget_curves(path, results: list[dict]) -> None:
+    """Mean recall of poisoned rows against oracle budget, one line per strategy / baseline
+    (``results``: the defend runner's per-seed results, each with its ``rows``)."""
+    plt = _plt()
+    rows = [r for res in results for r in res["rows"] if r["budget_fraction"] > 0 and r["recall"] is not None]
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for meth in sorted({r["method"] for r in rows}):
+        fr = sorted({r["budget_fraction"] for r in rows if r["method"] == meth})
+        rec = [np.mean([r["recall"] for r in rows if r["method"] == meth and r["budget_fraction"] == f]) for f in fr]
+        ax.plot(np.array(fr) * 100, rec, marker="o", ls="--" if meth == "random_relabel" else "-", label=meth)
+    ax.set_xlabel("oracle budget (% of relabelling the whole training set)")
+    ax.set_ylabel("recall of poisoned rows")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
     plt.close(fig)

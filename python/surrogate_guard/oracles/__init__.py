@@ -1,7 +1,16 @@
-"""Oracles: the expensive functions a surrogate stands in for. ``prices = Z(X)``."""
+"""Oracles: the expensive functions a surrogate stands in for. ``values = Z(X)``.
+
+``Oracle`` is the protocol (any dimension); ``Function`` wraps a user's callable over a box;
+``Analytic``, ``FiniteDifference`` and ``MonteCarlo`` price barrier options; ``BudgetedOracle``
+counts, caches and limits the calls of any of them.
+"""
 from .analytic import Analytic
-from .base import Oracle
+from .barrier import BarrierOracle
+from .base import Oracle, OracleLike, OracleResult, check_oracle
+from .budgeted import BudgetedOracle, BudgetExhausted
 from .finite_difference import FiniteDifference
+from .function import Function, OracleFunctionError
 from .monte_carlo import MCResult, MonteCarlo
 
-__all__ = ["Oracle", "Analytic", "MonteCarlo", "MCResult", "FiniteDifference"]
+__all__ = ["Oracle", "OracleLike", "OracleResult", "check_oracle", "BarrierOracle", "Analytic", "MonteCarlo",
+           "MCResult", "FiniteDifference", "Function", "OracleFunctionError", "BudgetedOracle", "BudgetExhausted"]

@@ -14,7 +14,7 @@ import numba as nb
 import numpy as np
 
 from ..options import BarrierOption
-from .base import Oracle
+from .barrier import BarrierOracle
 
 _SQRT1_2 = 0.7071067811865476
 _LOG_SQRT_2PI = 0.9189385332046728
@@ -122,20 +122,20 @@ def _price_batch(code: int, S: float, q: float, X: np.ndarray, out: np.ndarray) 
         out[i] = barrier_price(code, S, q, X[i, 0], X[i, 1], X[i, 2], X[i, 3], X[i, 4])
 
 
-class Analytic(Oracle):
+class Analytic(BarrierOracle):
     """Closed-form oracle (GBM, continuous monitoring): the reference for every other one.
 
     ``Analytic(opt)(X)`` with X (n, 5) [strike, barrier, volatility, maturity, rate] returns
     (n,) float64 prices. Exact up to float64 rounding; parallel over points (Numba threads).
     """
 
-    def __init__(self, option: BarrierOption) -> None:
-        super().__init__(option)
+    def __init__(self, option: BarrierOption, *, box=None) -> None:
+        super().__init__(option, box)
 
-    def _price(self, X: np.ndarray) -> np.ndarray:
+    def _evaluate(self, X: np.ndarray) -> tuple[np.ndarray, None]:
         out = np.empty(X.shape[0], dtype=np.float64)
         _price_batch(self.option.code, self.option.spot, self.option.dividend, X, out)
-        return out
+        return out, None
 
 
 @nb.njit(cache=True, parallel=True, fastmath=False)

@@ -1,31 +1,92 @@
-"""The oracle protocol: ``prices = Z(X)`` for X (n, 5) float64, with a call counter.
+"""The oracle protocol, for any function of any dimension: ``Z(X) -> (n,)``, ``Z.evaluate(X)``.
 
-Every oracle validates its input once here, counts the points it priced (the cost every
-defense and active-learning step reports), and is safe to call from several threads.
+An oracle knows its input dimension (``dim``), optionally its domain (``box``), counts the
+points it priced (``calls``, the cost unit every defense and active-learning step reports),
+validates its input once, and is safe to call from several threads. ``evaluate`` returns the
+values with their standard errors (zeros for deterministic oracles). Wrappers (budget, cache,
+executor) are oracles too, so they compose.
 """
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .._validate import as_points
-from ..options import BarrierOption
+from ..box import Box
+
+__all__ = ["Oracle", "OracleLike", "OracleResult", "check_oracle"]
+
+
+@dataclass(frozen=True)
+class OracleResult:
+    """One evaluation: ``price`` and ``stderr`` (n,) float64, read-only (stderr 0: exact)."""
+
+    price: np.ndarray
+    stderr: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.price.shape[0])
+
+
+@runtime_checkable
+class OracleLike(Protocol):
+    """What every consumer of an oracle relies on (``isinstance`` checks these attributes)."""
+
+    dim: int
+    box: Box | None
+
+    @property
+    def calls(self) -> int: ...
+
+    def __call__(self, X: Any) -> np.ndarray: ...
+
+    def evaluate(self, X: Any) -> OracleResult: ...
+
+    def check_points(self, X: Any, name: str = "X") -> np.ndarray: ...
+
+
+def check_oracle(oracle: Any, name: str = "oracle", dim: int | None = None) -> OracleLike:
+    """``oracle`` if it follows the protocol (and has ``dim`` inputs when given), else a clear error."""
+    if not isinstance(oracle, OracleLike):
+        raise TypeError(f"{name}: expected an oracle (sg.oracles.Oracle, e.g. sg.oracles.Function(fn, box)), "
+                        f"got {type(oracle).__name__}")
+    if dim is not None and oracle.dim != dim:
+        raise ValueError(f"{name}: expected an oracle of {dim} inputs, got one of {oracle.dim}")
+    return oracle
+
+
+def frozen_result(price: np.ndarray, stderr: np.ndarray | None = None) -> OracleResult:
+    """An OracleResult over read-only float64 copies-or-views; stderr None means zeros."""
+    p = np.ascontiguousarray(price, dtype=np.float64)
+    s = np.zeros_like(p) if stderr is None else np.ascontiguousarray(stderr, dtype=np.float64)
+    p.setflags(write=False)
+    s.setflags(write=False)
+    return OracleResult(p, s)
 
 
 class Oracle:
-    """Base class: subclasses implement ``_price(X) -> (n,) float64`` on validated input."""
+    """Base class: subclasses set ``dim`` (and ``box`` if they have one) and implement
+    ``_evaluate(X) -> (price (n,), stderr (n,) or None)`` on validated input.
 
-    def __init__(self, option: BarrierOption) -> None:
-        if not isinstance(option, BarrierOption):
-            raise TypeError(f"option: expected sg.BarrierOption, got {type(option).__name__}")
-        self.option = option
+    ``__call__`` returns a writable copy of the prices; ``evaluate`` the read-only result.
+    """
+
+    dim: int
+    box: Box | None = None
+
+    def __init__(self, dim: int, box: Box | None = None) -> None:
+        if box is not None and box.dim != dim:
+            raise ValueError(f"box: expected {dim} columns for this oracle, got a box of {box.dim}")
+        self.dim = int(dim)
+        self.box = box
         self._calls = 0
         self._lock = threading.Lock()
 
     @property
     def calls(self) -> int:
-        """Number of parameter points this oracle has priced so far."""
+        """Number of points this oracle has priced so far."""
         return self._calls
 
     def reset_calls(self) -> None:
@@ -36,17 +97,27 @@ class Oracle:
         with self._lock:
             self._calls += n
 
-    def __call__(self, X) -> np.ndarray:
-        """Price X (n, 5) [strike, barrier, volatility, maturity, rate]: returns (n,) float64."""
-        X = as_points(X)
-        if X.shape[0] == 0:
-            return np.empty(0, dtype=np.float64)
-        out = self._price(X)
-        self._count(X.shape[0])
-        return out
+    def check_points(self, X: Any, name: str = "X") -> np.ndarray:
+        """Validate X (n, dim): C-contiguous float64, finite (subclasses add their own rules)."""
+        from .._validate import check_matrix
 
-    def _price(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        return check_matrix(X, name, self.dim)
+
+    def evaluate(self, X: Any) -> OracleResult:
+        """Values and standard errors at X (n, dim); counts n calls."""
+        X = self.check_points(X)
+        if X.shape[0] == 0:
+            return frozen_result(np.empty(0))
+        price, stderr = self._evaluate(X)
+        self._count(X.shape[0])
+        return frozen_result(price, stderr)
+
+    def __call__(self, X: Any) -> np.ndarray:
+        """Values at X (n, dim): (n,) float64."""
+        return np.array(self.evaluate(X).price)
+
+    def _evaluate(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.option}, calls={self.calls})"
+        return f"{type(self).__name__}(dim={self.dim}, calls={self.calls})"

@@ -11,7 +11,7 @@ import numpy as np
 from .._validate import check_float, check_int
 from ..options import BarrierOption
 from . import _fd_kernel as K
-from .base import Oracle
+from .barrier import BarrierOracle
 
 __all__ = ["FiniteDifference"]
 
@@ -50,7 +50,7 @@ def combine_jobs(option: BarrierOption, n: int, pts: np.ndarray, modes: np.ndarr
     return np.maximum(out, 0.0)
 
 
-class FiniteDifference(Oracle):
+class FiniteDifference(BarrierOracle):
     """PDE oracle (GBM, continuous barrier): ``FiniteDifference(opt)(X)`` -> (n,) float64.
 
     X (n, 5) [strike, barrier, volatility, maturity, rate]. Each point gets its own grid of
@@ -71,8 +71,9 @@ class FiniteDifference(Oracle):
         rannacher_steps: int = 4,
         std_devs: float = 6.0,
         richardson: bool = True,
+        box=None,
     ) -> None:
-        super().__init__(option)
+        super().__init__(option, box)
         if not isinstance(richardson, bool):
             raise TypeError(f"richardson: expected a bool, got {type(richardson).__name__} {richardson!r}")
         self.richardson = richardson
@@ -105,7 +106,7 @@ class FiniteDifference(Oracle):
             n += one(self.space_steps // 2, self.time_steps // 2)
         return n
 
-    def _price(self, X: np.ndarray) -> np.ndarray:
+    def _evaluate(self, X: np.ndarray) -> tuple[np.ndarray, None]:
         pts, modes = plan_jobs(self.option, X)
         res = np.empty(pts.shape[0], dtype=np.float64)
         if pts.shape[0]:
@@ -114,7 +115,7 @@ class FiniteDifference(Oracle):
             opt = self.option
             K.solve_jobs(opt.code, opt.spot, opt.dividend, X, pts, modes, self.space_steps, self.time_steps,
                          self.rannacher_steps, self.std_devs, self.richardson, res)
-        return combine_jobs(self.option, X.shape[0], pts, modes, res)
+        return combine_jobs(self.option, X.shape[0], pts, modes, res), None
 
     def __repr__(self) -> str:
         return (

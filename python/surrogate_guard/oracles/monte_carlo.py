@@ -8,30 +8,31 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from .. import _core
-from .._device import resolve_device
-from .._validate import as_points, check_int
+from .._device import Device, resolve_device
+from .._validate import check_int
 from ..models import GBM, Heston
 from ..options import BarrierOption
-from .base import Oracle
+from .barrier import BarrierOracle
+from .base import OracleResult
 
 __all__ = ["MonteCarlo", "MCResult"]
 
-PRECISIONS = ("float64", "float32")
+Precision = Literal["float64", "float32"]
+PRECISIONS: tuple[str, ...] = ("float64", "float32")
 _MAX_STEPS = 2**31 - 1
 _MAX_PATHS = 2**62
 
 
 @dataclass(frozen=True)
-class MCResult:
+class MCResult(OracleResult):
     """One Monte Carlo evaluation: ``price`` and ``stderr`` (n,) float64 (read-only), the
     ``paths`` and ``steps`` simulated per point, the ``device`` and ``precision`` used."""
 
-    price: np.ndarray
-    stderr: np.ndarray
     paths: int
     steps: int
     device: str
@@ -45,7 +46,7 @@ def _available_host_bytes() -> int:
         return 2**62
 
 
-class MonteCarlo(Oracle):
+class MonteCarlo(BarrierOracle):
     """Monte Carlo prices of ``option`` under ``model`` (``sg.GBM()`` or ``sg.Heston(...)``).
 
     ``Z(X)`` with X (n, 5) [strike, barrier, volatility, maturity, rate] returns (n,) float64
@@ -66,8 +67,9 @@ class MonteCarlo(Oracle):
 
     def __init__(self, option: BarrierOption, model: GBM | Heston | None = None, paths: int = 65536,
                  steps: int = 64, seed: int = 0, bridge: bool = True, antithetic: bool = True,
-                 device: str = "auto", precision: str = "float64", threads: int | None = None) -> None:
-        super().__init__(option)
+                 device: Device = "auto", precision: Precision = "float64", threads: int | None = None,
+                 box=None) -> None:
+        super().__init__(option, box)
         model = GBM() if model is None else model
         if not isinstance(model, (GBM, Heston)):
             raise TypeError(f"model: expected sg.GBM() or sg.Heston(...), got {type(model).__name__}")
@@ -119,20 +121,21 @@ class MonteCarlo(Oracle):
         stderr.setflags(write=False)
         return MCResult(price, stderr, self.paths, self.steps, self.device, self.precision)
 
-    def _price(self, X: np.ndarray) -> np.ndarray:
-        return self._run(X).price.copy()
-
     def evaluate(self, X) -> MCResult:
         """Price X (n, 5): an ``MCResult`` with price and stderr (n,) float64. Counts n calls."""
-        X = as_points(X)
+        X = self.check_points(X)
         res = self._run(X)
         self._count(X.shape[0])
         return res
 
+    def _evaluate(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        res = self._run(X)
+        return res.price, res.stderr
+
     def reference(self, X) -> MCResult:
         """The slow path: serial, one draw at a time through the scalar kernel code (CPU only,
         float64 sums); for tests. Not counted as oracle calls."""
-        X = as_points(X)
+        X = self.check_points(X)
         if self.device != "cpu":
             raise ValueError("reference: only on device='cpu'")
         return self._run(X, reference=True)

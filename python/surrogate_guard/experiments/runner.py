@@ -1,0 +1,68 @@
+"""Seeds run one after another or in worker processes: ``per_seed``, and the thread pin each uses.
+
+Workers are spawned (not forked: torch and OpenMP state do not survive a fork), so ``fn`` must be
+a module-level function (or a ``functools.partial`` of one) and what it returns must pickle:
+models, data sets and reports do; live oracles do not (they hold a lock), so results carry the
+config and rebuild an oracle with ``config.make_oracle`` when they need one.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Callable, Iterator, TypeVar
+
+__all__ = ["setup_threads", "check_seeds", "per_seed", "standalone"]
+
+T = TypeVar("T")
+
+
+def setup_threads(n: int) -> None:
+    """Pin torch's intra-op threads to ``n`` (>= 1): training is then reproducible per thread count,
+    and several seed processes share the cores without oversubscribing them."""
+    import torch
+
+    torch.set_num_threads(max(1, int(n)))
+
+
+def check_seeds(seeds: Any) -> list[int]:
+    """The config's ``seeds``: a non-empty list of distinct non-negative ints."""
+    ok = (isinstance(seeds, list) and seeds and len(set(seeds)) == len(seeds)
+          and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds))
+    if not ok:
+        raise ValueError(f"config.seeds: expected a non-empty list of distinct non-negative ints, got {seeds!r}")
+    return [int(s) for s in seeds]
+
+
+def _in_worker(fn: Callable[[dict, int], T], cfg: dict, seed: int) -> T:
+    setup_threads(cfg["threads"])
+    return fn(cfg, seed)
+
+
+def per_seed(fn: Callable[[dict, int], T], cfg: dict, jobs: int = 1) -> Iterator[T]:
+    """Yield ``fn(cfg, seed)`` for every seed of ``cfg["seeds"]``.
+
+    With ``jobs`` 1, in this process, in the config's order; with more, in up to ``jobs``
+    spawned worker processes (each pinned to ``cfg["threads"]`` torch threads), in the order
+    they finish. A worker's exception is raised here.
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs: expected an int >= 1 (processes), got {jobs!r}")
+    seeds = check_seeds(cfg["seeds"])
+    if jobs == 1 or len(seeds) <= 1:
+        for seed in seeds:
+            yield _in_worker(fn, cfg, seed)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(min(jobs, len(seeds)), mp_context=mp.get_context("spawn")) as pool:
+        for fut in as_completed([pool.submit(_in_worker, fn, cfg, s) for s in seeds]):
+            yield fut.result()
+
+
+def standalone(prog: str, add_arguments: Callable[[argparse.ArgumentParser], None],
+               run: Callable[[argparse.Namespace], Any]) -> None:
+    """``python -m surrogate_guard.experiments.<job>``: the subcommand without the CLI around it."""
+    parser = argparse.ArgumentParser(prog=prog)
+    add_arguments(parser)
+    sys.exit(int(run(parser.parse_args()) or 0))

@@ -1,0 +1,117 @@
+"""``BudgetedOracle``: counts, caches by exact point, and refuses past a budget; an oracle itself.
+
+Every consumer that pays for oracle calls (the search, the label checks, active learning, the
+experiments) goes through one of these. A distinct point is priced once: repeats are served from
+the cache. ``child(budget)`` carves a sub-budget that shares the cache and the count with its
+parent, so a stage of the defense can be limited without a second ledger. ``known()`` returns
+every point paid for, in the order it was priced.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from .base import Oracle, OracleLike, OracleResult, check_oracle, frozen_result
+
+__all__ = ["BudgetedOracle", "BudgetExhausted"]
+
+
+class BudgetExhausted(RuntimeError):
+    """Raised before an oracle batch that would exceed a budget; nothing is priced."""
+
+
+class _Ledger:
+    """The shared cache of a budgeted oracle and its children: point bytes -> row of the arrays."""
+
+    def __init__(self, dim: int) -> None:
+        self.index: dict[bytes, int] = {}
+        self.X = np.empty((0, dim))
+        self.z = np.empty(0)
+        self.se = np.empty(0)
+        self.lock = threading.RLock()
+
+    def add(self, X: np.ndarray, res: OracleResult) -> None:
+        base = len(self.index)
+        for i, row in enumerate(X):
+            self.index[row.tobytes()] = base + i
+        self.X = np.concatenate([self.X, X])
+        self.z = np.concatenate([self.z, res.price])
+        self.se = np.concatenate([self.se, res.stderr])
+
+
+class BudgetedOracle(Oracle):
+    """Wraps any oracle: ``calls`` counts distinct points priced through it (cache hits are free);
+    ``budget`` caps them (None: no cap). ``child(budget)`` shares the cache and the count."""
+
+    def __init__(self, oracle: OracleLike, budget: int | None = None, *, _parent: "BudgetedOracle | None" = None) -> None:
+        oracle = check_oracle(oracle)
+        if budget is not None:
+            if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
+                raise TypeError(f"budget: expected an int or None, got {type(budget).__name__}")
+            if budget <= 0:
+                raise ValueError(f"budget: expected > 0 oracle calls, got {budget}")
+        super().__init__(oracle.dim, oracle.box)
+        self.oracle = oracle
+        self.budget = None if budget is None else int(budget)
+        self._parent = _parent
+        self._ledger: _Ledger = _parent._ledger if _parent is not None else _Ledger(oracle.dim)
+
+    # -- budget ----------------------------------------------------------------------------------
+    @property
+    def remaining(self) -> float:
+        """New points this oracle may still price: the least over itself and its ancestors (inf: no cap)."""
+        own = np.inf if self.budget is None else float(self.budget - self._calls)
+        return own if self._parent is None else min(own, self._parent.remaining)
+
+    def child(self, budget: int | None = None) -> "BudgetedOracle":
+        """A budgeted view sharing this one's cache; what it prices counts here too."""
+        return BudgetedOracle(self.oracle, budget, _parent=self)
+
+    def _count(self, n: int) -> None:
+        super()._count(n)
+        if self._parent is not None:
+            self._parent._count(n)
+
+    # -- the protocol ----------------------------------------------------------------------------
+    def check_points(self, X: Any, name: str = "X") -> np.ndarray:
+        return self.oracle.check_points(X, name)
+
+    def evaluate(self, X: Any) -> OracleResult:
+        """Values and standard errors at X; only points never priced before are sent to the oracle
+        (and counted); refused with ``BudgetExhausted`` before any pricing if they exceed the budget."""
+        X = self.check_points(X)
+        led = self._ledger
+        with led.lock:
+            rows = np.empty(X.shape[0], dtype=np.int64)
+            new: dict[bytes, int] = {}  # key -> -1 - (order of first appearance)
+            first: list[int] = []  # row of each new point's first appearance
+            for i, r in enumerate(X):
+                k = r.tobytes()
+                j = led.index.get(k)
+                if j is None:
+                    j = new.get(k)
+                    if j is None:
+                        j = new[k] = -1 - len(first)
+                        first.append(i)
+                rows[i] = j
+            if len(first) > self.remaining:
+                raise BudgetExhausted(f"oracle budget {self.budget}: {self.calls} used, {len(first)} more requested"
+                                      f" ({self.remaining:g} left here or in a parent budget)")
+            if first:
+                res = self.oracle.evaluate(X[first])
+                base = len(led.index)
+                led.add(X[first], res)
+                self._count(len(first))
+                rows = np.where(rows < 0, base - 1 - rows, rows)
+            return frozen_result(led.z[rows], led.se[rows])
+
+    def known(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every point priced through this oracle family: (X (k, d), z (k,), stderr (k,)), copies."""
+        led = self._ledger
+        with led.lock:
+            return led.X.copy(), led.z.copy(), led.se.copy()
+
+    def __repr__(self) -> str:
+        return f"BudgetedOracle({self.oracle!r}, budget={self.budget}, calls={self.calls})"
