@@ -28,6 +28,7 @@ demo: install
 	$(VENV)/bin/surrogate-guard demo
 
 test: install
+	$(VPY) -m mypy
 	$(VPY) -m pytest -q -m "not slow" tests
 
 bench: install
