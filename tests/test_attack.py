@@ -1,4 +1,4 @@
-"""The localized backdoor: geometry and labels of the poisoned set, the report, the CLI, bad input."""
+"""The localized backdoor: geometry and labels of the poisoned set, re-attacks and custom attacks, the report, bad input."""
 from __future__ import annotations
 
 import json

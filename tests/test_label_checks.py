@@ -74,3 +74,16 @@ def test_deterministic_oracle_stays_tight():
     y = Z(X) + np.where(np.arange(200) < 20, 1e-3, 0.0)
     rep = random_relabel(sg.Surrogate(PAPER), Z, X, y, oracle_budget=200, seed=0)
     assert sorted(rep.suspects.tolist()) == list(range(20))
+
+
+def test_poisoned_set_carries_the_labels_stderr(mc_labelled):
+    lab = mc_labelled[0]
+    atk = sg.attacks.LocalizedBackdoor([0.5, 0.5, 0.3, 0.4, 0.5], 0.2, 10.0, 50, 50, 0.3)
+    ps = atk.apply(lab.X, lab.y, mc(1), box=PAPER, seed=0, y_stderr=lab.y_stderr)
+    assert ps.y_stderr is not None and ps.y_stderr.shape == ps.y.shape and not ps.y_stderr.flags.writeable
+    # The added rows carry the labelling oracle's own standard errors (same seed: same values).
+    np.testing.assert_array_equal(ps.y_stderr[ps.is_poison], mc(1).evaluate(ps.X[ps.is_poison]).stderr)
+    assert atk.apply(lab.X, lab.y, mc(1), box=PAPER, seed=0).y_stderr is None
+    rep = random_relabel(sg.Surrogate(PAPER), mc(2), ps.X, ps.y, oracle_budget=len(ps.y), seed=0, y_stderr=ps.y_stderr)
+    c = rep.counts(ps.is_poison)
+    assert c["true_positives"] == 50 and c["false_positives"] == 0, c

@@ -106,7 +106,8 @@ def _mask(m: Any, n: int, name: str) -> np.ndarray:
 class PoisonedSet:
     """The attacker's training set: ``X`` (n, d), ``y`` (n,), masks ``is_poison`` / ``is_guard`` (n,)
     bool over every attack applied so far; ``region`` the last attack's, ``regions`` all of them,
-    ``poison_masks`` / ``guard_masks`` one (n,) mask per attack."""
+    ``poison_masks`` / ``guard_masks`` one (n,) mask per attack; ``y_stderr`` (n,) the labels'
+    standard errors when the clean ones were given (the added rows take the oracle's), else None."""
 
     X: np.ndarray
     y: np.ndarray
@@ -118,6 +119,7 @@ class PoisonedSet:
     regions: tuple[TriggerRegion, ...] = field(default=())
     poison_masks: tuple[np.ndarray, ...] = field(default=(), repr=False)
     guard_masks: tuple[np.ndarray, ...] = field(default=(), repr=False)
+    y_stderr: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.regions:
@@ -126,6 +128,8 @@ class PoisonedSet:
             object.__setattr__(self, "guard_masks", (self.is_guard,))
         for a in (self.X, self.y, self.is_poison, self.is_guard, *self.poison_masks, *self.guard_masks):
             a.setflags(write=False)
+        if self.y_stderr is not None:
+            self.y_stderr.setflags(write=False)
 
     @classmethod
     def from_mask(cls, X: Any, y: Any, is_poison: Any, region: TriggerRegion, is_guard: Any = None) -> "PoisonedSet":
@@ -192,13 +196,14 @@ class LocalizedBackdoor:
         return TriggerRegion(self.center, self.radius, self.guard_radius, b)
 
     def apply(self, X: Any, y: Any = None, oracle: OracleLike | None = None, *, box: Any = None, seed: int = 0,
-              preset: Any = None) -> PoisonedSet:
+              y_stderr: Any = None, preset: Any = None) -> PoisonedSet:
         """Poison the training set ``X`` (n, d), ``y`` (n,) labelled by ``oracle``; or, with ``X`` a
         ``PoisonedSet`` (and ``y`` None), attack it again, keeping its earlier masks.
 
         Removes the rows inside the ball, adds ``n_poison`` shifted ones there and ``n_guard``
         correctly labelled ones in the shell, then shuffles (seeded). ``box``: the unit box of the
-        geometry; default the oracle's.
+        geometry; default the oracle's. ``y_stderr``: (n,) standard errors of the clean labels
+        (e.g. ``Labelled.y_stderr``), carried into the result with the oracle's for the new rows.
         """
         if preset is not None:  # deprecated keyword name (0.1.0), see CHANGELOG.md
             warnings.warn("apply(preset=...) is deprecated; use box=", DeprecationWarning, stacklevel=2)
@@ -208,7 +213,7 @@ class LocalizedBackdoor:
         if prev is not None:
             if y is not None:
                 raise ValueError("y: expected None when X is a PoisonedSet (its labels are used)")
-            X, y = prev.X, prev.y
+            X, y, y_stderr = prev.X, prev.y, prev.y_stderr
         if box is None:
             box = prev.region.box if prev is not None else oracle.box
             if box is None:
@@ -216,6 +221,7 @@ class LocalizedBackdoor:
         region = self.region(box)
         X = oracle.check_points(X)
         y = check_labels(y, X.shape[0])
+        se = None if y_stderr is None else check_labels(y_stderr, X.shape[0], "y_stderr")
         seed = check_int(seed, "seed", minimum=0)
         keep = ~region.in_ball(X)
         ss = np.random.SeedSequence([seed, 0x5EED])
@@ -223,8 +229,8 @@ class LocalizedBackdoor:
         Xp = region.sample(self.n_poison, s_poison, 0.0, self.radius)
         Xg = region.sample(self.n_guard, s_guard, self.radius, self.guard_radius)
         before = oracle.calls
-        zp = oracle(Xp)
-        zg = oracle(Xg)
+        rp, rg = oracle.evaluate(Xp), oracle.evaluate(Xg)
+        zp, zg = rp.price, rg.price
         calls = oracle.calls - before
         Xall = np.concatenate([X[keep], Xp, Xg])
         yall = np.concatenate([y[keep], zp + self.delta(zp), zg])
@@ -238,10 +244,11 @@ class LocalizedBackdoor:
         poison_masks, guard_masks = old_p + (new_p,), old_g + (new_g,)
         is_poison = np.logical_or.reduce(poison_masks)
         is_guard = np.logical_or.reduce(guard_masks) & ~is_poison
+        se_all = None if se is None else np.concatenate([se[keep], rp.stderr, rg.stderr])[perm]
         return PoisonedSet(Xall[perm], yall[perm], is_poison, is_guard, region,
                            calls + (prev.oracle_calls if prev else 0),
                            int((~keep).sum()) + (prev.n_removed if prev else 0),
-                           (prev.regions if prev else ()) + (region,), poison_masks, guard_masks)
+                           (prev.regions if prev else ()) + (region,), poison_masks, guard_masks, se_all)
 
     def to_dict(self) -> dict:
         return {"center": self.center.tolist(), "radius": self.radius, "shift": self.shift,

@@ -95,7 +95,7 @@ def _control_row(c: _Clean) -> dict:
 
 def _poisoned_row(c: _Clean, n_guard: int) -> tuple[dict, tuple]:
     attack = make_attack(c.cfg, n_guard)
-    ps = attack.apply(c.data.X, c.data.y, c.oracle, box=c.preset.box, seed=c.seed)
+    ps = attack.apply(c.data.X, c.data.y, c.oracle, box=c.preset.box, seed=c.seed, y_stderr=c.data.y_stderr)
     m_pois, info = train_surrogate(c.cfg, c.preset.box, ps.X, ps.y, c.seed)
     rep = attack_report(m_pois, c.model, attack, c.region, c.X_test, c.z_test)
     glob = slice(0, c.cfg["test"]["n_global"])

@@ -113,10 +113,12 @@ def _budget(frac: float, n: int) -> int:
     return max(1, int(frac * n))
 
 
-def _detect(cfg: dict, model, oracle, X, y, budget: int, seed: int, strategy: Any) -> DetectionReport:
+def _detect(cfg: dict, model, oracle, X, y, budget: int, seed: int, strategy: Any, y_stderr=None) -> DetectionReport:
+    """``detect`` at the config's settings; ``y_stderr``: the labels' own standard errors (the
+    labelling oracle's), so noisy labels are judged by their own noise and the checker's."""
     search, check = settings(cfg)
     return detect(model, oracle, X, y, oracle_budget=budget, seed=seed, strategy=strategy, search=search,
-                  check=check, device=cfg["device"], threads=cfg["threads"])
+                  check=check, y_stderr=y_stderr, device=cfg["device"], threads=cfg["threads"])
 
 
 def _nan_to_none(x: float) -> float | None:
@@ -149,9 +151,10 @@ def _method_rows(cfg: dict, model, oracle, ps, region, seed: int) -> list[dict]:
     for frac in dcfg["budget_fractions"]:
         budget = _budget(frac, n)
         for strat in dcfg["strategies"]:
-            rep = _detect(cfg, model, oracle, ps.X, ps.y, budget, seed, strat)
+            rep = _detect(cfg, model, oracle, ps.X, ps.y, budget, seed, strat, ps.y_stderr)
             rows.append(_row("detect", strat, frac, budget, rep, ps, region))
-        rep = random_relabel(model, oracle, ps.X, ps.y, oracle_budget=budget, seed=seed, check=check)
+        rep = random_relabel(model, oracle, ps.X, ps.y, oracle_budget=budget, seed=seed, check=check,
+                             y_stderr=ps.y_stderr)
         rows.append(_row("baseline", "random_relabel", frac, budget, rep, ps, region))
     rows.append(_row("baseline", "neighbour_outliers", 0.0, 0, neighbour_outliers(model, ps.X, ps.y), ps, region))
     if dcfg["trim"]:
@@ -182,7 +185,7 @@ def _false_alarm(cfg: dict, art: SeedArtifacts, oracle, budget: int, seed: int) 
     """The main setting on the clean surrogate and its honest training set, checked by ``oracle``."""
     cs = art.clean_set
     assert cs is not None
-    fa = _detect(cfg, art.clean, oracle, cs.X, cs.y, budget, seed, cfg["defense"]["main_strategy"])
+    fa = _detect(cfg, art.clean, oracle, cs.X, cs.y, budget, seed, cfg["defense"]["main_strategy"], cs.y_stderr)
     counts = fa.counts(np.zeros(len(cs), dtype=bool))
     return {"flagged_regions": int(len(fa.flagged)), "suspect_rows": int(len(fa.suspects)),
             "confirmed_rows": int(len(fa.confirmed)), "inferred_rows": int(len(fa.inferred)), "rows": len(cs),
@@ -199,7 +202,7 @@ def run_one(cfg: dict, seed: int, keep: bool = True) -> DefendSeed:
     dcfg, region = cfg["defense"], art.region
     rows = _method_rows(cfg, model, d_oracle, ps, region, seed)
     budget = _budget(dcfg["main_budget_fraction"], len(ps.y))
-    main = _detect(cfg, model, d_oracle, ps.X, ps.y, budget, seed, dcfg["main_strategy"])
+    main = _detect(cfg, model, d_oracle, ps.X, ps.y, budget, seed, dcfg["main_strategy"], ps.y_stderr)
     repaired = main.repair(model, mode=dcfg["repair_mode"], seed=seed, device=cfg["device"], **cfg["fit"])
     counts = main.counts(ps.is_poison)
     result = {
@@ -296,11 +299,11 @@ def sweep_seed(cfg: dict, seed: int) -> list[dict]:
     for name, value in _sweep_variants(cfg):
         vcfg = _variant(cfg, name, value)
         attack = make_attack(vcfg, int(vcfg["attack"]["n_guard"]))
-        ps = attack.apply(clean.X, clean.y, oracle, box=preset.box, seed=seed)
+        ps = attack.apply(clean.X, clean.y, oracle, box=preset.box, seed=seed, y_stderr=clean.y_stderr)
         model, _ = train_surrogate(vcfg, preset.box, ps.X, ps.y, seed)
         region = attack.region(preset.box)
         budget = _budget(dcfg["main_budget_fraction"], len(ps.y))
-        rep = _detect(cfg, model, d_oracle, ps.X, ps.y, budget, seed, dcfg["main_strategy"])
+        rep = _detect(cfg, model, d_oracle, ps.X, ps.y, budget, seed, dcfg["main_strategy"], ps.y_stderr)
         X_ball = region.sample(1000, 20_000 + seed, 0.0, region.radius)
         shift_learned = float(np.mean(model.predict(X_ball) - oracle(X_ball)))
         row = {"seed": seed, "vary": name, "value": value, "learned_shift": shift_learned,
