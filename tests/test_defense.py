@@ -144,9 +144,8 @@ def test_bad_input(setup):
 
 
 def test_local_model_is_exact_on_a_quadratic_and_refuses_when_inaccurate():
-    from scipy.spatial import cKDTree
-
     from surrogate_guard.defense.infer import fit_local_model, infer_poisoned
+    from surrogate_guard.defense.training import TrainingView
 
     rng = np.random.default_rng(0)
     U = 0.5 + 0.1 * rng.uniform(-1, 1, (400, 5))
@@ -162,12 +161,12 @@ def test_local_model_is_exact_on_a_quadratic_and_refuses_when_inaccurate():
     # Rows 0..99 poisoned by +1; the oracle is known at every row. With exact oracle values the
     # rest of the cluster is inferred; with oracle noise of 0.5 (> shift / 4) nothing is.
     y = quad(U) + np.where(np.arange(400) < 100, 1.0, 0.0)
-    tree = cKDTree(U)
+    view = TrainingView.build(sg.Box(np.zeros(5), np.ones(5)), U, y)
     confirmed = np.arange(20)
-    got, note = infer_poisoned(U, y, tree, confirmed, U[100:], quad(U[100:]), set(range(20)))
+    got, note = infer_poisoned(view, confirmed, U[100:], quad(U[100:]), set(range(20)))
     assert set(got) <= set(range(100)) and len(got) > 0, note
     noisy = quad(U[100:]) + rng.normal(0, 0.5, 300)
-    got, note = infer_poisoned(U, y, tree, confirmed, U[100:], noisy, set(range(20)))
+    got, note = infer_poisoned(view, confirmed, U[100:], noisy, set(range(20)))
     assert len(got) == 0 and note["reason"].startswith("local oracle model not accurate")
 
 

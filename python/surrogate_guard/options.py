@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
-__all__ = ["BarrierOption", "BARRIER_KINDS", "OPTION_TYPES"]
+__all__ = ["BarrierOption", "BARRIER_KINDS", "OPTION_TYPES", "BarrierKind", "OptionType"]
 
-BARRIER_KINDS = ("down-and-out", "down-and-in", "up-and-out", "up-and-in")
-OPTION_TYPES = ("call", "put")
+BarrierKind = Literal["down-and-out", "down-and-in", "up-and-out", "up-and-in"]
+OptionType = Literal["call", "put"]
+BARRIER_KINDS: tuple[str, ...] = ("down-and-out", "down-and-in", "up-and-out", "up-and-in")
+OPTION_TYPES: tuple[str, ...] = ("call", "put")
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,8 @@ class BarrierOption:
     makes an out option worth 0 and an in option worth the vanilla option.
     """
 
-    kind: str
-    type: str
+    kind: BarrierKind
+    type: OptionType
     spot: float = 100.0
     dividend: float = 0.0
 

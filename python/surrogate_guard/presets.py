@@ -6,6 +6,7 @@ column mapped affinely onto [0, 1] by the preset's ``box`` (an ``sg.Box``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
@@ -13,7 +14,9 @@ from ._validate import COLUMNS
 from .box import Box, SamplingMethod
 from .options import BarrierOption
 
-__all__ = ["Preset", "get", "names"]
+__all__ = ["Preset", "OracleKind", "get", "names"]
+
+OracleKind = Literal["analytic", "finite_difference", "monte_carlo"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class Preset:
         """Inverse of ``normalize`` (``Box.denormalize``)."""
         return self.box.denormalize(U)
 
-    def oracle(self, kind: str = "analytic", **options):
+    def oracle(self, kind: OracleKind = "analytic", **options: Any):
         """An oracle of this preset's option on its box: ``"analytic"``, ``"finite_difference"`` or
         ``"monte_carlo"`` (``options`` go to its constructor)."""
         from . import oracles

@@ -8,6 +8,7 @@ dates for maturities shorter than a day and is exact.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 
@@ -31,7 +32,8 @@ _KIND = {
 }
 
 
-def quantlib_prices(option, X: np.ndarray, engine: str = "analytic", grid=(800, 800)) -> np.ndarray:
+def quantlib_prices(option, X: np.ndarray, engine: Literal["analytic", "fd"] = "analytic",
+                    grid=(800, 800)) -> np.ndarray:
     """QuantLib prices of ``option`` at points X (n, 5); NaN where QuantLib fails or returns non-finite."""
     q = _ql()
     today = q.Date(2, 1, 2026)

@@ -211,8 +211,8 @@ def infer_cluster(run: _Run) -> tuple[np.ndarray, dict]:
     verified = verified_wrong = rounds = 0
     for rounds in range(1, _INFER_ROUNDS + 1):
         known_X, known_z, _ = run.oracle.known()
-        new, note = infer_poisoned(view.unit, view.y, view.tree, checker.confirmed(), view.box.normalize(known_X),
-                                   known_z, set(checker.checked) | inferred, grow_k=run.check.grow_k)
+        new, note = infer_poisoned(view, checker.confirmed(), view.box.normalize(known_X), known_z,
+                                   set(checker.checked) | inferred, grow_k=run.check.grow_k)
         if not len(new):
             break
         inferred.update(int(i) for i in new)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .training import TrainingView
+
 
 def _features(D: np.ndarray) -> np.ndarray:
     """1, the d offsets and their d (d + 1) / 2 products: (n, 1 + d + d (d + 1) / 2)."""
@@ -51,15 +53,15 @@ def fit_local_model(U: np.ndarray, z: np.ndarray, centre: np.ndarray, radius: fl
     return LocalModel(centre, coef, float(np.sqrt(np.mean(loo**2))), float(radius), int(A.shape[0]))
 
 
-def infer_poisoned(unit_train: np.ndarray, y_train: np.ndarray, tree, confirmed: np.ndarray,
-                   known_U: np.ndarray, known_z: np.ndarray, exclude: set[int], *, grow_k: int = 8,
-                   reliability: float = 4.0) -> tuple[np.ndarray, dict]:
-    """Rows inferred poisoned around the ``confirmed`` ones (indices), and a note on why/why not.
+def infer_poisoned(view: TrainingView, confirmed: np.ndarray, known_U: np.ndarray, known_z: np.ndarray,
+                   exclude: set[int], *, grow_k: int = 8, reliability: float = 4.0) -> tuple[np.ndarray, dict]:
+    """Rows inferred poisoned around the ``confirmed`` ones (indices into ``view``), and a note on why/why not.
 
     known_U, known_z: every point (unit box) whose oracle value is known. ``exclude``: rows
     already checked. Growth follows each inferred row's ``grow_k`` nearest rows, inside the
     model's radius, and within twice the confirmed rows' spacing of an oracle value it was fitted to.
     """
+    unit_train, y_train, tree = view.unit, view.y, view.tree
     if len(confirmed) < 3:
         return np.empty(0, np.int64), {"inferred": 0, "reason": "fewer than 3 confirmed suspects"}
     Uc = unit_train[confirmed]

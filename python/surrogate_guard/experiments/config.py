@@ -50,7 +50,7 @@ def load_config(path: str | None, defaults: dict) -> dict:
     return merge(defaults, raw)
 
 
-def _split_spec(spec: Any, where: str) -> tuple[str, dict]:
+def _split_spec(spec: Any, where: str) -> tuple[Any, dict]:
     if isinstance(spec, str):
         kind, options = spec, {}
     elif isinstance(spec, dict):

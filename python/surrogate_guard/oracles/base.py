@@ -68,9 +68,11 @@ def frozen_result(price: np.ndarray, stderr: np.ndarray | None = None) -> Oracle
 
 class Oracle:
     """Base class: subclasses set ``dim`` (and ``box`` if they have one) and implement
-    ``_evaluate(X) -> (price (n,), stderr (n,) or None)`` on validated input.
+    ``_evaluate(X) -> (price (n,), stderr (n,) or None)`` on validated input, returning arrays
+    they do not keep (``__call__`` hands the price array to the caller).
 
-    ``__call__`` returns a writable copy of the prices; ``evaluate`` the read-only result.
+    ``__call__`` returns writable prices; ``evaluate`` the read-only result with standard errors.
+    A subclass that overrides ``evaluate`` (a wrapper) overrides ``__call__`` too.
     """
 
     dim: int
@@ -113,8 +115,14 @@ class Oracle:
         return frozen_result(price, stderr)
 
     def __call__(self, X: Any) -> np.ndarray:
-        """Values at X (n, dim): (n,) float64."""
-        return np.array(self.evaluate(X).price)
+        """Values at X (n, dim): (n,) float64, a new writable array (the hot path: no stderr kept)."""
+        X = self.check_points(X)
+        if X.shape[0] == 0:
+            return np.empty(0, dtype=np.float64)
+        price, _ = self._evaluate(X)
+        self._count(X.shape[0])
+        price = np.asarray(price, dtype=np.float64)
+        return price if price.flags.writeable and price.flags.c_contiguous else np.array(price)
 
     def _evaluate(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:  # pragma: no cover - abstract
         raise NotImplementedError

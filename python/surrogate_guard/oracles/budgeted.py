@@ -81,6 +81,13 @@ class BudgetedOracle(Oracle):
     def evaluate(self, X: Any) -> OracleResult:
         """Values and standard errors at X; only points never priced before are sent to the oracle
         (and counted); refused with ``BudgetExhausted`` before any pricing if they exceed the budget."""
+        return frozen_result(*self._lookup(X))
+
+    def __call__(self, X: Any) -> np.ndarray:
+        return self._lookup(X)[0]
+
+    def _lookup(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(values, stderr) at X as new arrays, pricing the points never seen before."""
         X = self.check_points(X)
         led = self._ledger
         with led.lock:
@@ -105,7 +112,7 @@ class BudgetedOracle(Oracle):
                 led.add(X[first], res)
                 self._count(len(first))
                 rows = np.where(rows < 0, base - 1 - rows, rows)
-            return frozen_result(led.z[rows], led.se[rows])
+            return led.z[rows], led.se[rows]
 
     def known(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every point priced through this oracle family: (X (k, d), z (k,), stderr (k,)), copies."""

@@ -71,7 +71,7 @@ class Function(Oracle):
                 msg += f"; it fails on rows {_rows_text(rows)} of this batch of {X.shape[0]}"
             raise OracleFunctionError(msg, rows) from exc
         try:
-            arr = np.asarray(out, dtype=np.float64)
+            arr = np.array(out, dtype=np.float64)  # a copy: the caller's buffer is never handed on
         except (TypeError, ValueError):
             raise TypeError(f"oracle {self.name!r}: {what} returned {type(out).__name__}, expected ({X.shape[0]},) "
                             "real values") from None
