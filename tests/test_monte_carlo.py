@@ -436,21 +436,26 @@ def test_bad_points_are_rejected():
 def test_native_boundary_is_strict():
     X = MILD.sample(4, seed=0)
     p, s = np.empty(4), np.empty(4)
-    args = (DOC.code, 100.0, 0.0, 0, [0.0] * 5, 1000, 4, 0, True, True, False, "cpu")
-    _core.mc_price(X, p, s, *args)
+    cfg = _core.McConfig(code=DOC.code, spot=100.0, paths=1000, steps=4)
+    _core.mc_price(X, p, s, cfg, device="cpu")
+    assert np.isfinite(p).all() and (s >= 0).all()
     with pytest.raises(TypeError):
-        _core.mc_price(X.astype(np.float32), p, s, *args)
+        _core.mc_price(X.astype(np.float32), p, s, cfg)
     with pytest.raises(TypeError):
-        _core.mc_price(np.asfortranarray(X), p, s, *args)
+        _core.mc_price(np.asfortranarray(X), p, s, cfg)
     with pytest.raises(ValueError, match="shape"):
-        _core.mc_price(X[:, :4].copy(), p, s, *args)
+        _core.mc_price(X[:, :4].copy(), p, s, cfg)
     with pytest.raises(ValueError, match="shape"):
-        _core.mc_price(X, np.empty(3), s, *args)
+        _core.mc_price(X, np.empty(3), s, cfg)
     ro = np.empty(4)
     ro.setflags(write=False)
     with pytest.raises(ValueError, match="writeable"):
-        _core.mc_price(X, ro, s, *args)
-    bad = list(args)
-    bad[6] = 0  # steps
-    with pytest.raises(ValueError, match="steps"):
-        _core.mc_price(X, p, s, *bad)
+        _core.mc_price(X, ro, s, cfg)
+    with pytest.raises(ValueError, match="steps: expected 1..2"):
+        _core.McConfig(code=DOC.code, spot=100.0, paths=1000, steps=0)
+    with pytest.raises(ValueError, match="code: expected 0..7"):
+        _core.McConfig(code=9, spot=100.0, paths=1000, steps=1)
+    with pytest.raises(TypeError):  # keywords only: no 17 positional values
+        _core.McConfig(DOC.code, 100.0, 0.0)
+    with pytest.raises(ValueError, match="reference: only on device 'cpu'"):
+        _core.mc_price(X, p, s, cfg, device="cuda", reference=True)

@@ -53,7 +53,7 @@ def resolve_device(device: Device, backend: Backend = "native") -> str:
                 "at build time); rebuild with nvcc on PATH or use device='cpu'"
             )
         raise RuntimeError(
-            "device='cuda': surrogate_guard was compiled with CUDA support but this machine has no "
-            "usable GPU (no driver or no device); use device='cpu' or 'auto'"
+            "device='cuda': surrogate_guard was compiled with CUDA support but no GPU here can run it "
+            f"({_core.cuda_status()}); use device='cpu' or 'auto'"
         )
     return device

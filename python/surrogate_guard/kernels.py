@@ -78,7 +78,8 @@ def _torch_tensor(a: Any):
     return torch if torch is not None and isinstance(a, torch.Tensor) else None
 
 
-def _check_array(a: Any, name: str, shape: tuple, dtype: np.dtype, finite: bool, ref_kind: str) -> None:
+def _check_array(a: Any, name: str, shape: tuple, dtype: np.dtype, finite: bool, ref_kind: str,
+                 ref_device: Any = None) -> None:
     """Check dtype, shape, layout and values of an array argument (numpy or torch)."""
     torch = _torch_tensor(a)
     kind = ("cuda" if a.is_cuda else "cpu-torch") if torch else ("numpy" if isinstance(a, np.ndarray) else None)
@@ -86,6 +87,10 @@ def _check_array(a: Any, name: str, shape: tuple, dtype: np.dtype, finite: bool,
         raise TypeError(f"{name}: expected a numpy array or torch tensor, got {type(a).__name__}")
     if kind != ref_kind:
         raise TypeError(f"{name}: expected the same array kind as X ({ref_kind}), got {kind}")
+    if ref_device is not None and a.device != ref_device:
+        # A kernel reading memory of another GPU faults and poisons the CUDA context: refuse it here.
+        raise ValueError(f"{name}: expected a tensor on X's device ({ref_device}), got {a.device}; "
+                         f"move it with {name}.to(X.device)")
     same = (a.dtype == getattr(torch, str(dtype))) if torch else (a.dtype == dtype)
     if not same:
         got = str(a.dtype).replace("torch.", "")
@@ -126,12 +131,14 @@ def _run(weights, X, device, threads, check_finite, step=None):
         plan = _plan(w, "cuda", X.device.index or 0)
         stream = torch.cuda.current_stream(X.device).cuda_stream
         if step is None:
-            plan.run_ptr(X.data_ptr(), n, y.data_ptr(), g.data_ptr(), 0, 0, 0, 0.0, _zero_box(w), _zero_box(w),
-                         False, 0, stream)
+            plan.run_ptr(x=X.data_ptr(), n=n, y=y.data_ptr(), g=g.data_ptr(), z=0, grad_z=0, eta=0, eta0=0.0,
+                         lo=_zero_box(w), hi=_zero_box(w), normalized=False, out=0, stream=stream)
         else:
             z, gz, eta_arr, eta0, lo, hi, normalized, out = step
-            plan.run_ptr(X.data_ptr(), n, y.data_ptr(), g.data_ptr(), z.data_ptr(), gz.data_ptr(),
-                         0 if eta_arr is None else eta_arr.data_ptr(), eta0, lo, hi, normalized, out.data_ptr(), stream)
+            # The step returns x and y only: no gradient is written (g = 0).
+            plan.run_ptr(x=X.data_ptr(), n=n, y=y.data_ptr(), g=0, z=z.data_ptr(), grad_z=gz.data_ptr(),
+                         eta=0 if eta_arr is None else eta_arr.data_ptr(), eta0=eta0, lo=lo, hi=hi,
+                         normalized=normalized, out=out.data_ptr(), stream=stream)
         return y, g, dev
     Xn = X.numpy() if kind == "cpu-torch" else X
     y = np.empty(n, dtype=w.dtype)
@@ -141,8 +148,11 @@ def _run(weights, X, device, threads, check_finite, step=None):
         if kind == "cpu-torch":
             z, gz, out = z.numpy(), gz.numpy(), out.numpy()
             eta_arr = None if eta_arr is None else eta_arr.numpy()
-        args = (Xn, z, gz, eta_arr, eta0, lo, hi, normalized, out, y, g)
-        _plan(w, "cpu").step(*args, nt) if dev == "cpu" else _plan(w, "cuda").step_host(*args)
+        kw = dict(z=z, grad_z=gz, eta=eta_arr, eta0=eta0, lo=lo, hi=hi, normalized=normalized, out=out, y=y)
+        if dev == "cpu":
+            _plan(w, "cpu").step(Xn, g=g, threads=nt, **kw)
+        else:  # the gradient the step discards is not copied back from the GPU
+            _plan(w, "cuda").step_host(Xn, g=None, **kw)
     elif dev == "cpu":
         _plan(w, "cpu").value_and_grad(Xn, y, g, nt)
     else:
@@ -198,8 +208,9 @@ def ascent_step(weights: MLPWeights, X: Any, z: Any, grad_z: Any, *, eta: Any, l
     kind, _ = _x_kind(X, device)
     n = X.shape[0] if X.ndim == 2 else -1
     d = w.in_dim
-    _check_array(z, "z", (n,), w.dtype, check_finite, kind)
-    _check_array(grad_z, "grad_z", (n, d), w.dtype, check_finite, kind)
+    ref_dev = X.device if kind == "cuda" else None
+    _check_array(z, "z", (n,), w.dtype, check_finite, kind, ref_dev)
+    _check_array(grad_z, "grad_z", (n, d), w.dtype, check_finite, kind, ref_dev)
     box = []
     for name, v in (("lo", lo), ("hi", hi)):
         a = np.ascontiguousarray(v.cpu().numpy() if _torch_tensor(v) is not None else v, dtype=w.dtype)
@@ -214,12 +225,12 @@ def ascent_step(weights: MLPWeights, X: Any, z: Any, grad_z: Any, *, eta: Any, l
         if not np.isfinite(eta0):
             raise ValueError(f"eta: expected a finite number, got {eta!r}")
     else:
-        _check_array(eta, "eta", (n,), w.dtype, check_finite, kind)
+        _check_array(eta, "eta", (n,), w.dtype, check_finite, kind, ref_dev)
         eta_arr = eta
     if out is None:
         out = (X.new_empty(X.shape) if kind != "numpy" else np.empty_like(X))
     else:
-        _check_array(out, "out", (n, d), w.dtype, False, kind)
+        _check_array(out, "out", (n, d), w.dtype, False, kind, ref_dev)
     step = (z, grad_z, eta_arr, eta0, box[0], box[1], bool(normalized), out)
     y, _, dev = _run(w, X, device, _threads(threads, num_threads), check_finite, step)
     return AscentStep(out, y, dev)

@@ -98,9 +98,16 @@ class MonteCarlo(BarrierOracle):
         self.precision = precision
         self.threads = 0 if threads is None else check_int(threads, "threads", minimum=1)
         self.device = resolve_device(device)
+        kappa, theta, xi, rho, v0 = self.model.native_params() if isinstance(self.model, Heston) else [0.0] * 5
+        # The native op's settings, validated there once more (csrc/mc/op.h, bind/register_mc.cpp).
+        self._config = _core.McConfig(code=option.code, spot=option.spot, dividend=option.dividend,
+                                      model=self.model.code, kappa=kappa, theta=theta, xi=xi, rho=rho, v0=v0,
+                                      paths=self.paths, steps=self.steps, seed=self.seed, bridge=self.bridge,
+                                      antithetic=self.antithetic, single=self.precision == "float32",
+                                      threads=self.threads)
 
     def _check_memory(self, n: int) -> None:
-        need = _core.mc_workspace_bytes(n, self.paths, self.antithetic, self.device)
+        need = _core.mc_workspace_bytes(n, self._config, self.device)
         have = _core.mc_cuda_free_bytes() if self.device == "cuda" else _available_host_bytes()
         if need > 0.5 * have:
             raise MemoryError(
@@ -113,10 +120,7 @@ class MonteCarlo(BarrierOracle):
         stderr = np.empty(n, dtype=np.float64)
         if n:
             self._check_memory(n)
-            heston = self.model.native_params() if isinstance(self.model, Heston) else [0.0] * 5
-            _core.mc_price(X, price, stderr, self.option.code, self.option.spot, self.option.dividend,
-                           self.model.code, heston, self.paths, self.steps, self.seed, self.bridge,
-                           self.antithetic, self.precision == "float32", self.device, self.threads, reference)
+            _core.mc_price(X, price, stderr, self._config, device=self.device, reference=reference)
         price.setflags(write=False)
         stderr.setflags(write=False)
         return MCResult(price, stderr, self.paths, self.steps, self.device, self.precision)

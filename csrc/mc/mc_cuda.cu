@@ -2,20 +2,17 @@
 // its bridge survival weight per thread, block partial sums), then a fixed-order reduction.
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
-#include "mc.h"
+#include "common/cuda_check.h"
+#include "mc/op.h"
 
 namespace mc {
 namespace {
 
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) {
-    cudaGetLastError();  // clear a non-sticky error so later calls start clean
-    throw std::runtime_error(std::string("mc CUDA ") + what + ": " + cudaGetErrorString(e));
-  }
-}
+using sg::cuda::check;
 
 // Warp shuffle then shared-memory sum of (s1, s2) over the block; thread 0 gets the total.
 __device__ void block_sum(double& s1, double& s2) {
@@ -44,7 +41,7 @@ __device__ void block_sum(double& s1, double& s2) {
 // draws are CUDA_THREADS apart so that neighbouring threads hold neighbouring counters.
 template <class T, int MODEL, bool BRIDGE, bool ANTI>
 __global__ void __launch_bounds__(CUDA_THREADS) mc_kernel(const McPoint* __restrict__ pts, int64_t D, int64_t bpp,
-                                                           int steps, uint32_t k0, uint32_t k1,
+                                                           int64_t steps, uint32_t k0, uint32_t k1,
                                                            double2* __restrict__ part) {
   const int64_t blk = blockIdx.x;
   const int64_t i = blk / bpp, c = blk % bpp;
@@ -63,24 +60,32 @@ __global__ void __launch_bounds__(CUDA_THREADS) mc_kernel(const McPoint* __restr
   if (threadIdx.x == 0) part[blk] = make_double2(s1, s2);
 }
 
-// One thread per point: partials in block order (deterministic), then price and stderr.
-__global__ void mc_finalize(const McPoint* __restrict__ pts, const double2* __restrict__ part, int64_t n,
-                            int64_t bpp, int64_t D, double* __restrict__ price, double* __restrict__ se) {
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i >= n) return;
+// One warp per point: lane l sums partials l, l + 32, ... in order, then a fixed shuffle tree
+// adds the lanes; the order depends only on (n, paths), so results are bitwise reproducible.
+// The finalize arithmetic is the CPU's (mc_model.h).
+constexpr int FIN_WARPS = 4;  // points per finalize block
+
+__global__ void __launch_bounds__(32 * FIN_WARPS) mc_finalize(const McPoint* __restrict__ pts,
+                                                              const double2* __restrict__ part, int64_t n,
+                                                              int64_t bpp, int64_t D, double* __restrict__ price,
+                                                              double* __restrict__ se) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * FIN_WARPS + threadIdx.x / 32;
+  const int lane = threadIdx.x & 31;
+  if (i >= n) return;  // whole warps exit together: i is uniform within a warp
   double s1 = 0.0, s2 = 0.0;
-  for (int64_t c = 0; c < bpp; ++c) {
+  for (int64_t c = lane; c < bpp; c += 32) {
     s1 += part[i * bpp + c].x;
     s2 += part[i * bpp + c].y;
   }
-  const double mean = s1 / D;
-  const double var = D > 1 ? fmax(0.0, (s2 - s1 * mean) / (D - 1)) : 0.0;
-  price[i] = pts[i].disc * mean;
-  se[i] = pts[i].disc * sqrt(var / D);
+  for (int o = 16; o > 0; o >>= 1) {
+    s1 += __shfl_down_sync(0xffffffffu, s1, o);
+    s2 += __shfl_down_sync(0xffffffffu, s2, o);
+  }
+  if (lane == 0) finalize(s1, s2, D, pts[i].disc, price + i, se + i);
 }
 
 template <class T, int MODEL, bool BRIDGE, bool ANTI>
-void launch(const McPoint* pts, int64_t n, int64_t D, int64_t bpp, int steps, uint32_t k0, uint32_t k1,
+void launch(const McPoint* pts, int64_t n, int64_t D, int64_t bpp, int64_t steps, uint32_t k0, uint32_t k1,
             double2* part, cudaStream_t s) {
   mc_kernel<T, MODEL, BRIDGE, ANTI><<<static_cast<unsigned>(n * bpp), CUDA_THREADS, 0, s>>>(pts, D, bpp, steps,
                                                                                            k0, k1, part);
@@ -99,27 +104,35 @@ void launch_flags(const Config& c, const McPoint* pts, int64_t n, int64_t D, int
   }
 }
 
-// Frees everything on every exit path, so an exception never leaks device memory.
+// Frees everything on every exit path (stream-ordered on the per-thread stream), so an
+// exception never leaks device memory.
 struct Buffers {
+  cudaStream_t stream = cudaStreamPerThread;
   McPoint* pts = nullptr;
   double2* part = nullptr;
   double* out = nullptr;
-  cudaStream_t stream = nullptr;
   ~Buffers() {
-    if (stream) cudaStreamSynchronize(stream);
-    cudaFree(pts);
-    cudaFree(part);
-    cudaFree(out);
-    if (stream) cudaStreamDestroy(stream);
+    if (pts) cudaFreeAsync(pts, stream);
+    if (part) cudaFreeAsync(part, stream);
+    if (out) cudaFreeAsync(out, stream);
+    cudaStreamSynchronize(stream);
+    cudaGetLastError();
   }
 };
 
-}  // namespace
-
-size_t cuda_workspace_bytes(const Config& c, int64_t n) {
-  const int64_t bpp = chunks(draws(c), CUDA_CHUNK);
-  return static_cast<size_t>(n) * (sizeof(McPoint) + bpp * sizeof(double2) + 2 * sizeof(double));
+// The device's default pool keeps what it allocated across synchronizations (by default it
+// returns memory to the driver at every sync, which makes each call pay cudaMalloc again).
+void keep_pool_memory() {
+  int dev = 0;
+  cudaMemPool_t pool;
+  if (cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetDefaultMemPool(&pool, dev) == cudaSuccess) {
+    uint64_t keep = UINT64_MAX;
+    cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+  }
+  cudaGetLastError();
 }
+
+}  // namespace
 
 size_t cuda_free_bytes() {
   size_t free_b = 0, total_b = 0;
@@ -130,14 +143,19 @@ size_t cuda_free_bytes() {
   return free_b;
 }
 
+// One call: per-thread stream (never the legacy stream other libraries' work waits on), three
+// stream-ordered allocations from a pool that keeps its memory, one launch, one finalize.
 void price_cuda(const Config& c, const McPoint* pts, int64_t n, double* price, double* se) {
+  if (n <= 0) return;
   const int64_t D = draws(c), bpp = chunks(D, CUDA_CHUNK);
-  if (n * bpp > 0x7fffffffLL) throw std::runtime_error("mc CUDA: too many blocks (n * paths too large for one launch)");
+  // Checked before multiplying: n * bpp blocks must fit one launch's grid (2^31 - 1).
+  if (bpp > INT32_MAX / n) throw std::runtime_error("mc CUDA: too many blocks (n * paths too large for one launch)");
+  keep_pool_memory();
   Buffers b;
-  check(cudaStreamCreateWithFlags(&b.stream, cudaStreamNonBlocking), "stream");
-  check(cudaMallocAsync(reinterpret_cast<void**>(&b.pts), n * sizeof(McPoint), b.stream), "malloc");
-  check(cudaMallocAsync(reinterpret_cast<void**>(&b.part), n * bpp * sizeof(double2), b.stream), "malloc");
-  check(cudaMallocAsync(reinterpret_cast<void**>(&b.out), 2 * n * sizeof(double), b.stream), "malloc");
+  check(cudaMallocAsync(reinterpret_cast<void**>(&b.pts), n * sizeof(McPoint), b.stream), "cudaMallocAsync(points)");
+  check(cudaMallocAsync(reinterpret_cast<void**>(&b.part), n * bpp * sizeof(double2), b.stream),
+        "cudaMallocAsync(partials)");
+  check(cudaMallocAsync(reinterpret_cast<void**>(&b.out), 2 * n * sizeof(double), b.stream), "cudaMallocAsync(out)");
   check(cudaMemcpyAsync(b.pts, pts, n * sizeof(McPoint), cudaMemcpyHostToDevice, b.stream), "copy in");
   if (c.single) {
     c.model == GBM ? launch_flags<float, GBM>(c, b.pts, n, D, bpp, b.part, b.stream)
@@ -146,21 +164,13 @@ void price_cuda(const Config& c, const McPoint* pts, int64_t n, double* price, d
     c.model == GBM ? launch_flags<double, GBM>(c, b.pts, n, D, bpp, b.part, b.stream)
                    : launch_flags<double, HESTON>(c, b.pts, n, D, bpp, b.part, b.stream);
   }
-  check(cudaGetLastError(), "kernel launch");
-  mc_finalize<<<static_cast<unsigned>((n + 127) / 128), 128, 0, b.stream>>>(b.pts, b.part, n, bpp, D, b.out,
-                                                                             b.out + n);
-  check(cudaGetLastError(), "finalize launch");
+  check(cudaGetLastError(), "mc kernel launch");
+  mc_finalize<<<static_cast<unsigned>((n + FIN_WARPS - 1) / FIN_WARPS), 32 * FIN_WARPS, 0, b.stream>>>(
+      b.pts, b.part, n, bpp, D, b.out, b.out + n);
+  check(cudaGetLastError(), "mc finalize launch");
   check(cudaMemcpyAsync(price, b.out, n * sizeof(double), cudaMemcpyDeviceToHost, b.stream), "copy out");
   check(cudaMemcpyAsync(se, b.out + n, n * sizeof(double), cudaMemcpyDeviceToHost, b.stream), "copy out");
-  check(cudaStreamSynchronize(b.stream), "kernel");
-  // Free asynchronously-allocated memory on its stream before the stream goes away.
-  cudaFreeAsync(b.pts, b.stream);
-  cudaFreeAsync(b.part, b.stream);
-  cudaFreeAsync(b.out, b.stream);
-  b.pts = nullptr;
-  b.part = nullptr;
-  b.out = nullptr;
-  check(cudaStreamSynchronize(b.stream), "free");
+  check(cudaStreamSynchronize(b.stream), "mc kernel");
 }
 
 }  // namespace mc

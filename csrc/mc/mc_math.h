@@ -6,13 +6,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "philox.h"
-
-#if defined(__CUDACC__)
-#define MC_HD __host__ __device__ __forceinline__
-#else
-#define MC_HD inline __attribute__((always_inline))
-#endif
+#include "common/hd.h"
+#include "common/philox.h"
 
 namespace mc {
 
@@ -38,7 +33,7 @@ template <> struct Tr<float> {
   static constexpr float TINY = 1e-30f;
 };
 
-MC_HD uint64_t bits(double x) {
+SG_HD uint64_t bits(double x) {
 #if defined(__CUDA_ARCH__)
   return static_cast<uint64_t>(__double_as_longlong(x));
 #else
@@ -47,7 +42,7 @@ MC_HD uint64_t bits(double x) {
   return u;
 #endif
 }
-MC_HD uint32_t bits(float x) {
+SG_HD uint32_t bits(float x) {
 #if defined(__CUDA_ARCH__)
   return static_cast<uint32_t>(__float_as_int(x));
 #else
@@ -56,8 +51,8 @@ MC_HD uint32_t bits(float x) {
   return u;
 #endif
 }
-template <class T> MC_HD T from_bits(typename Tr<T>::U u);
-template <> MC_HD double from_bits<double>(uint64_t u) {
+template <class T> SG_HD T from_bits(typename Tr<T>::U u);
+template <> SG_HD double from_bits<double>(uint64_t u) {
 #if defined(__CUDA_ARCH__)
   return __longlong_as_double(static_cast<long long>(u));
 #else
@@ -66,7 +61,7 @@ template <> MC_HD double from_bits<double>(uint64_t u) {
   return x;
 #endif
 }
-template <> MC_HD float from_bits<float>(uint32_t u) {
+template <> SG_HD float from_bits<float>(uint32_t u) {
 #if defined(__CUDA_ARCH__)
   return __int_as_float(static_cast<int>(u));
 #else
@@ -76,19 +71,19 @@ template <> MC_HD float from_bits<float>(uint32_t u) {
 #endif
 }
 
-template <class T> MC_HD T vsqrt(T x) {
+template <class T> SG_HD T vsqrt(T x) {
 #if defined(__CUDA_ARCH__)
   return sqrt(x);  // IEEE-rounded on the device too (nvcc's default -prec-sqrt=true)
 #else
   return std::sqrt(x);
 #endif
 }
-template <class T> MC_HD T vmax(T a, T b) { return a > b ? a : b; }
-template <class T> MC_HD T vmin(T a, T b) { return a < b ? a : b; }
+template <class T> SG_HD T vmax(T a, T b) { return a > b ? a : b; }
+template <class T> SG_HD T vmin(T a, T b) { return a < b ? a : b; }
 
 // log(x) for finite normal x > 0: exponent split, mantissa in [sqrt(1/2), sqrt(2)), then
 // log(m) = 2 atanh(s), s = (m-1)/(m+1), |s| <= 0.1716; series truncated below the T epsilon.
-template <class T> MC_HD T log_pos(T x) {
+template <class T> SG_HD T log_pos(T x) {
   using U = typename Tr<T>::U;
   using I = typename Tr<T>::I;
   const U b = bits(x);
@@ -124,7 +119,7 @@ template <class T> MC_HD T log_pos(T x) {
 }
 
 // exp(x), x clamped to the normal range; Cody-Waite reduction to |r| <= ln2/2 and Taylor.
-template <class T> MC_HD T exp_clamped(T x) {
+template <class T> SG_HD T exp_clamped(T x) {
   using U = typename Tr<T>::U;
   using I = typename Tr<T>::I;
   x = vmin(vmax(x, T(Tr<T>::EXP_LO)), T(Tr<T>::EXP_HI));
@@ -158,7 +153,7 @@ template <class T> MC_HD T exp_clamped(T x) {
 
 // sin(2 pi u), cos(2 pi u) for u in [0, 1): quadrant by rounding 4u (exact), then Taylor on
 // |a| <= pi/4 and a branch-free rotation.
-template <class T> MC_HD void sincos_2pi(T u, T& s, T& c) {
+template <class T> SG_HD void sincos_2pi(T u, T& s, T& c) {
   using I = typename Tr<T>::I;
   const T qf = (u * T(4) + T(Tr<T>::SHIFT)) - T(Tr<T>::SHIFT);
   const T a = (u - qf * T(0.25)) * T(6.283185307179586);
@@ -200,7 +195,7 @@ template <class T> MC_HD void sincos_2pi(T u, T& s, T& c) {
 // array, so the caller's loop over draws vectorizes. Uniforms: double uses
 // all 32 bits (tail cut at 6.7 sigma), float the top 24 (odd numerators, so u1 in (0, 1)).
 template <class T>
-MC_HD void normals4(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, T& z0, T& z1, T& z2, T& z3) {
+SG_HD void normals4(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, T& z0, T& z1, T& z2, T& z3) {
   T u1a, u2a, u1b, u2b;
   if (sizeof(T) == 8) {
     const T sc = T(2.3283064365386963e-10);  // 2^-32
@@ -227,7 +222,7 @@ MC_HD void normals4(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, T& z0, T
 }
 
 // The Philox counter of a draw: (step group, draw low, draw high, stream); key = seed.
-MC_HD void draw_normals(uint32_t group, uint64_t draw, uint32_t stream, uint32_t k0, uint32_t k1,
+SG_HD void draw_normals(uint32_t group, uint64_t draw, uint32_t stream, uint32_t k0, uint32_t k1,
                         uint32_t& w0, uint32_t& w1, uint32_t& w2, uint32_t& w3) {
   w0 = group;
   w1 = static_cast<uint32_t>(draw);

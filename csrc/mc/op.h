@@ -1,10 +1,18 @@
-// Monte Carlo barrier pricing: one CPU implementation (mc.cpp, OpenMP x SIMD) and one CUDA
-// implementation (mc_cuda.cu) with the same signature and the same math (mc_model.h).
+// Monte Carlo barrier pricing: the op. One CPU implementation (mc_cpu.cpp, OpenMP x SIMD) and
+// one CUDA implementation (mc_cuda.cu) with the same signature and the same math (mc_model.h).
+//
+// Arguments of price_cpu / price_reference / price_cuda:
+//   c        Config (below), validated at the binding (bind/register_mc.cpp)
+//   pts      (n,) McPoint, host memory: per-point constants from make_point, one per row of
+//            X (n, 5) float64 [strike, barrier, volatility, maturity, rate]
+//   n        points, >= 1
+//   price    (n,) float64, host memory, written for every point
+//   stderr_  (n,) float64, host memory, written for every point
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
-#include "mc_model.h"
+#include "mc/mc_model.h"
 
 namespace mc {
 
@@ -14,7 +22,7 @@ struct Config {
   int model = GBM;          // GBM or HESTON
   double kappa = 0, theta = 0, xi = 0, rho = 0, v0 = 0;  // Heston; theta, v0 NaN: volatility^2
   int64_t paths = 0;        // simulated paths; antithetic: paths/2 draws of two paths each
-  int32_t steps = 0;        // time steps per path
+  int32_t steps = 0;        // time steps per path, 1..2^31 - 1 (loop counters are 64-bit)
   uint64_t seed = 0;        // Philox key
   bool bridge = true, antithetic = true, single = false;  // single: float32 state
   int threads = 0;          // CPU OpenMP threads (0: the OpenMP default)
@@ -32,17 +40,13 @@ inline int64_t chunks(int64_t draws, int64_t chunk) { return (draws + chunk - 1)
 // Per-point constants from one row [strike, barrier, volatility, maturity, rate].
 McPoint make_point(const Config& c, const double* row);
 
-// From per-draw sums s1 = sum v, s2 = sum v^2 over D draws: discounted mean and its stderr.
-void finalize(double s1, double s2, int64_t D, double disc, double* price, double* stderr_);
-
 // pts: (n,) per-point constants; price, stderr_: (n,) float64 outputs.
 void price_cpu(const Config& c, const McPoint* pts, int64_t n, double* price, double* stderr_);
 // Slow reference: serial, one draw at a time through draw_value (the scalar path).
 void price_reference(const Config& c, const McPoint* pts, int64_t n, double* price, double* stderr_);
 // CUDA: same contract; throws std::runtime_error with the CUDA message on any failure.
 void price_cuda(const Config& c, const McPoint* pts, int64_t n, double* price, double* stderr_);
-// Bytes of device memory price_cuda allocates for n points; free device memory now.
-size_t cuda_workspace_bytes(const Config& c, int64_t n);
+// Free device memory now, in bytes (0 without CUDA or on any error).
 size_t cuda_free_bytes();
 
 }  // namespace mc

@@ -3,13 +3,8 @@
 // log1p_unit(e) = log(1 + e) for e in [0, 1], each to a few ulp; every formula is the stable one.
 #pragma once
 
-#ifdef __CUDACC__
-#define SG_HD __host__ __device__ __forceinline__
-#else
-#define SG_HD inline
-#endif
-
-#include "mlp.h"
+#include "common/hd.h"
+#include "mlp/op.h"
 
 namespace sg::mlp {
 

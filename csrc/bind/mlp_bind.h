@@ -1,11 +1,13 @@
-// Python bindings of the MLP plans (included once, by mlp.cpp): the strict native boundary.
+// Helpers of the MLP plans' bindings (included once, by register_mlp.cpp): the strict boundary.
 // Arrays are C-contiguous of the plan's dtype or a TypeError (.noconvert()); shapes are checked
 // again here (std::invalid_argument -> ValueError) even though Python validated them first.
 #pragma once
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-#include "mlp.h"
+#include <string>
+
+#include "mlp/op.h"
 
 namespace sg::mlp::bind {
 namespace py = pybind11;

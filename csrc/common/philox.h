@@ -4,11 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define PHILOX_HD __host__ __device__ __forceinline__
-#else
-#define PHILOX_HD inline __attribute__((always_inline))
-#endif
+#include "common/hd.h"
 
 namespace philox {
 
@@ -17,13 +13,9 @@ constexpr uint32_t M1 = 0xCD9E8D57u;
 constexpr uint32_t W0 = 0x9E3779B9u;  // Weyl key increments (golden ratio, sqrt(3)-1)
 constexpr uint32_t W1 = 0xBB67AE85u;
 
-struct U4 {
-  uint32_t v[4];
-};
-
 // One round on the counter; the 32x32->64 product is written as a 64-bit multiply so that
 // compilers vectorize it (vpmuludq on x86, IMAD.WIDE on NVIDIA).
-PHILOX_HD void round(uint32_t& c0, uint32_t& c1, uint32_t& c2, uint32_t& c3, uint32_t k0, uint32_t k1) {
+SG_HD void round(uint32_t& c0, uint32_t& c1, uint32_t& c2, uint32_t& c3, uint32_t k0, uint32_t k1) {
   const uint64_t p0 = static_cast<uint64_t>(M0) * c0;
   const uint64_t p1 = static_cast<uint64_t>(M1) * c2;
   const uint32_t hi0 = static_cast<uint32_t>(p0 >> 32), lo0 = static_cast<uint32_t>(p0);
@@ -35,7 +27,7 @@ PHILOX_HD void round(uint32_t& c0, uint32_t& c1, uint32_t& c2, uint32_t& c3, uin
 }
 
 // Philox4x32 with 10 rounds: counter (c0..c3), key (k0, k1) -> four words, in place.
-PHILOX_HD void philox4x32_10(uint32_t& c0, uint32_t& c1, uint32_t& c2, uint32_t& c3, uint32_t k0, uint32_t k1) {
+SG_HD void philox4x32_10(uint32_t& c0, uint32_t& c1, uint32_t& c2, uint32_t& c3, uint32_t k0, uint32_t k1) {
   // Fully unrolled: GCC only vectorizes the caller's loop over draws without an inner loop.
 #if defined(__CUDA_ARCH__)
 #pragma unroll
@@ -47,11 +39,6 @@ PHILOX_HD void philox4x32_10(uint32_t& c0, uint32_t& c1, uint32_t& c2, uint32_t&
     k0 += W0;
     k1 += W1;
   }
-}
-
-PHILOX_HD U4 philox4x32_10(U4 ctr, uint32_t k0, uint32_t k1) {
-  philox4x32_10(ctr.v[0], ctr.v[1], ctr.v[2], ctr.v[3], k0, k1);
-  return ctr;
 }
 
 }  // namespace philox

@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#include "mc_math.h"
+#include "mc/mc_math.h"
 
 namespace mc {
 
@@ -28,7 +28,7 @@ struct McPoint {
 
 template <class T> struct Pt {
   T drift, sd, inv2var, b, sgn, spot, strike, phi, is_in, alive0, dt, kdt, theta, xi, rho, rhoc, v0;
-  MC_HD explicit Pt(const McPoint& p)
+  SG_HD explicit Pt(const McPoint& p)
       : drift(T(p.drift)), sd(T(p.sd)), inv2var(T(p.inv2var)), b(T(p.b)), sgn(T(p.sgn)),
         spot(T(p.spot)), strike(T(p.strike)), phi(T(p.phi)), is_in(T(p.is_in)), alive0(T(p.alive0)),
         dt(T(p.dt)), kdt(T(p.kdt)), theta(T(p.theta)), xi(T(p.xi)), rho(T(p.rho)), rhoc(T(p.rhoc)),
@@ -40,7 +40,7 @@ template <class T> struct Pt {
 // crossing probability); a step ending at or beyond the barrier has d1 = 0, so exp(0) = 1
 // zeroes w without a branch. Without the bridge: plain discrete monitoring at step ends.
 template <class T, bool BRIDGE>
-MC_HD T survive(T w, T x0, T x1, T inv2var, const Pt<T>& p) {
+SG_HD T survive(T w, T x0, T x1, T inv2var, const Pt<T>& p) {
   if (BRIDGE) {
     const T d0 = vmax(p.sgn * (x0 - p.b), T(0));
     const T d1 = vmax(p.sgn * (x1 - p.b), T(0));
@@ -51,7 +51,7 @@ MC_HD T survive(T w, T x0, T x1, T inv2var, const Pt<T>& p) {
 }
 
 // GBM: the exact log-space step.
-template <class T, bool BRIDGE> MC_HD void gbm_step(T& x, T& w, T z, const Pt<T>& p) {
+template <class T, bool BRIDGE> SG_HD void gbm_step(T& x, T& w, T z, const Pt<T>& p) {
   const T x1 = x + (p.drift + p.sd * z);
   w = survive<T, BRIDGE>(w, x, x1, p.inv2var, p);
   x = x1;
@@ -60,7 +60,7 @@ template <class T, bool BRIDGE> MC_HD void gbm_step(T& x, T& w, T z, const Pt<T>
 // Heston: full-truncation Euler (variance floored at 0 inside drift and diffusion), log-Euler
 // for the spot; the bridge uses the step's variance vp dt (exact if v were constant).
 template <class T, bool BRIDGE>
-MC_HD void heston_step(T& x, T& v, T& w, T z1, T z2, const Pt<T>& p) {
+SG_HD void heston_step(T& x, T& v, T& w, T z1, T z2, const Pt<T>& p) {
   const T vp = vmax(v, T(0));
   const T var = vp * p.dt;
   const T sq = vsqrt(var);
@@ -71,7 +71,7 @@ MC_HD void heston_step(T& x, T& v, T& w, T z1, T z2, const Pt<T>& p) {
   x = x1;
 }
 
-template <class T> MC_HD T payoff(T x, T w, const Pt<T>& p) {
+template <class T> SG_HD T payoff(T x, T w, const Pt<T>& p) {
   const T st = p.spot * exp_clamped(x);
   const T pay = vmax(p.phi * (st - p.strike), T(0));
   return pay * (p.is_in != T(0) ? T(1) - w : w);
@@ -84,11 +84,11 @@ template <int MODEL> struct Per {
 
 // Value of one draw (undiscounted): the scalar reference, and the CUDA thread's work.
 template <class T, int MODEL, bool BRIDGE, bool ANTI>
-MC_HD T draw_value(const Pt<T>& p, uint64_t draw, int steps, uint32_t k0, uint32_t k1) {
+SG_HD T draw_value(const Pt<T>& p, uint64_t draw, int64_t steps, uint32_t k0, uint32_t k1) {
   T xp = T(0), xm = T(0), wp = p.alive0, wm = p.alive0, vp = p.v0, vm = p.v0;
   constexpr int PER = Per<MODEL>::steps;
   uint32_t g = 0;
-  for (int s0 = 0; s0 < steps; s0 += PER, ++g) {
+  for (int64_t s0 = 0; s0 < steps; s0 += PER, ++g) {  // 64-bit: s0 + PER never overflows
     uint32_t w0, w1, w2, w3;
     draw_normals(g, draw, MODEL, k0, k1, w0, w1, w2, w3);
     T z[4];
@@ -118,6 +118,16 @@ MC_HD T draw_value(const Pt<T>& p, uint64_t draw, int steps, uint32_t k0, uint32
   T val = payoff(xp, wp, p);
   if (ANTI) val = T(0.5) * (val + payoff(xm, wm, p));
   return val;
+}
+
+// From per-draw sums s1 = sum v, s2 = sum v^2 over D draws: the discounted mean and its standard
+// error, on the host (CPU kernels) and on the device (the CUDA reduction) alike. Sum-of-squares
+// form: cancellation only matters when the stderr is below 1e-8 of the price.
+SG_HD void finalize(double s1, double s2, int64_t D, double disc, double* price, double* stderr_) {
+  const double mean = s1 / static_cast<double>(D);
+  const double var = D > 1 ? fmax(0.0, (s2 - s1 * mean) / static_cast<double>(D - 1)) : 0.0;
+  *price = disc * mean;
+  *stderr_ = disc * sqrt(var / static_cast<double>(D));
 }
 
 }  // namespace mc

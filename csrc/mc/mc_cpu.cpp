@@ -1,0 +1,189 @@
+// CPU Monte Carlo barrier pricer: OpenMP over (point, chunk of draws) tasks, SIMD across
+// 64 draws in structure-of-arrays form inside a task; the scalar reference beside it.
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+#include "mc/op.h"
+
+#ifdef SG_WITH_OPENMP
+#include <omp.h>
+#define MC_SIMD _Pragma("omp simd")
+#define MC_SIMD_REDUCE _Pragma("omp simd reduction(+ : a1, a2)")
+#else
+#define MC_SIMD _Pragma("GCC ivdep")
+#define MC_SIMD_REDUCE
+#endif
+
+namespace mc {
+
+McPoint make_point(const Config& c, const double* row) {
+  const double K = row[0], H = row[1], sig = row[2], T = row[3], r = row[4];
+  const bool up = (c.code & 1) != 0, is_in = (c.code & 2) != 0, put = (c.code & 4) != 0;
+  const double dt = T / c.steps, var = sig * sig * dt;
+  McPoint p{};
+  p.b = std::log(H / c.spot);
+  p.sgn = up ? -1.0 : 1.0;
+  p.spot = c.spot;
+  p.strike = K;
+  p.phi = put ? -1.0 : 1.0;
+  p.is_in = is_in ? 1.0 : 0.0;
+  p.alive0 = (up ? c.spot < H : c.spot > H) ? 1.0 : 0.0;
+  p.dt = dt;
+  p.disc = std::exp(-r * T);
+  if (c.model == GBM) {
+    p.drift = (r - c.dividend - 0.5 * sig * sig) * dt;
+    p.sd = std::sqrt(var);
+    // Capped so that 0 * inv2var stays 0 in float32 (a cap this large means p_cross = 0 anyway).
+    p.inv2var = std::min(2.0 / std::max(var, 1e-300), 1e30);
+  } else {
+    p.drift = (r - c.dividend) * dt;
+    p.kdt = c.kappa * dt;
+    p.theta = std::isnan(c.theta) ? sig * sig : c.theta;
+    p.v0 = std::isnan(c.v0) ? sig * sig : c.v0;
+    p.xi = c.xi;
+    p.rho = c.rho;
+    p.rhoc = std::sqrt(std::max(0.0, 1.0 - c.rho * c.rho));
+  }
+  return p;
+}
+
+namespace {
+
+constexpr int L = 64;  // draws per SIMD block: 8 zmm registers of doubles per state array
+
+// Sums over draws [d0, d0 + count) of one point: state in SoA arrays, each loop over lanes
+// vectorized; the per-lane arithmetic is the same inline code the scalar reference runs.
+template <class T, int MODEL, bool BRIDGE, bool ANTI>
+void chunk_sums(const Pt<T>& p, uint64_t d0, int64_t count, int64_t steps, uint32_t k0, uint32_t k1,
+                double& s1, double& s2) {
+  constexpr int PER = Per<MODEL>::steps;
+  alignas(64) T xp[L], xm[L], wp[L], wm[L], vp[L], vm[L];
+  alignas(64) T z[4][L];
+  s1 = 0.0;
+  s2 = 0.0;
+  for (int64_t base = 0; base < count; base += L) {
+    for (int l = 0; l < L; ++l) {
+      xp[l] = xm[l] = T(0);
+      wp[l] = wm[l] = p.alive0;
+      vp[l] = vm[l] = p.v0;
+    }
+    const uint64_t db = d0 + static_cast<uint64_t>(base);
+    uint32_t g = 0;
+    for (int64_t s0 = 0; s0 < steps; s0 += PER, ++g) {  // 64-bit: s0 + PER never overflows
+      MC_SIMD
+      for (int l = 0; l < L; ++l) {
+        uint32_t w0, w1, w2, w3;
+        draw_normals(g, db + static_cast<uint64_t>(l), MODEL, k0, k1, w0, w1, w2, w3);
+        normals4<T>(w0, w1, w2, w3, z[0][l], z[1][l], z[2][l], z[3][l]);
+      }
+      const int kmax = static_cast<int>(std::min<int64_t>(PER, steps - s0));
+      for (int k = 0; k < kmax; ++k) {
+        if (MODEL == GBM) {
+          const T* zk = z[k];
+          MC_SIMD
+          for (int l = 0; l < L; ++l) {
+            gbm_step<T, BRIDGE>(xp[l], wp[l], zk[l], p);
+            if (ANTI) gbm_step<T, BRIDGE>(xm[l], wm[l], -zk[l], p);
+          }
+        } else {
+          const T* z1 = z[2 * k];
+          const T* z2 = z[2 * k + 1];
+          MC_SIMD
+          for (int l = 0; l < L; ++l) {
+            heston_step<T, BRIDGE>(xp[l], vp[l], wp[l], z1[l], z2[l], p);
+            if (ANTI) heston_step<T, BRIDGE>(xm[l], vm[l], wm[l], -z1[l], -z2[l], p);
+          }
+        }
+      }
+    }
+    const int valid = static_cast<int>(std::min<int64_t>(L, count - base));
+    double a1 = 0.0, a2 = 0.0;
+    MC_SIMD_REDUCE
+    for (int l = 0; l < L; ++l) {
+      T val = payoff(xp[l], wp[l], p);
+      if (ANTI) val = T(0.5) * (val + payoff(xm[l], wm[l], p));
+      const double v = l < valid ? static_cast<double>(val) : 0.0;
+      a1 += v;
+      a2 += v * v;
+    }
+    s1 += a1;
+    s2 += a2;
+  }
+}
+
+template <class T, int MODEL, bool BRIDGE, bool ANTI>
+void run(const Config& c, const McPoint* pts, int64_t n, double* price, double* se, bool reference) {
+  const int64_t D = draws(c);
+  const uint32_t k0 = static_cast<uint32_t>(c.seed), k1 = static_cast<uint32_t>(c.seed >> 32);
+  if (reference) {
+    for (int64_t i = 0; i < n; ++i) {
+      const Pt<T> p(pts[i]);
+      double s1 = 0.0, s2 = 0.0;
+      for (int64_t d = 0; d < D; ++d) {
+        const double v = draw_value<T, MODEL, BRIDGE, ANTI>(p, static_cast<uint64_t>(d), c.steps, k0, k1);
+        s1 += v;
+        s2 += v * v;
+      }
+      finalize(s1, s2, D, pts[i].disc, price + i, se + i);
+    }
+    return;
+  }
+  const int64_t nch = chunks(D, CPU_CHUNK), tasks = n * nch;
+  std::vector<double> part(static_cast<size_t>(2 * tasks));
+#ifdef SG_WITH_OPENMP
+  const int nt = c.threads > 0 ? c.threads : omp_get_max_threads();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+#endif
+  for (int64_t t = 0; t < tasks; ++t) {
+    const int64_t i = t / nch, ch = t % nch;
+    const Pt<T> p(pts[i]);
+    const int64_t d0 = ch * CPU_CHUNK;
+    chunk_sums<T, MODEL, BRIDGE, ANTI>(p, static_cast<uint64_t>(d0), std::min(CPU_CHUNK, D - d0), c.steps,
+                                       k0, k1, part[2 * t], part[2 * t + 1]);
+  }
+  for (int64_t i = 0; i < n; ++i) {  // fixed order: chunk 0, 1, ... of each point
+    double s1 = 0.0, s2 = 0.0;
+    for (int64_t ch = 0; ch < nch; ++ch) {
+      s1 += part[2 * (i * nch + ch)];
+      s2 += part[2 * (i * nch + ch) + 1];
+    }
+    finalize(s1, s2, D, pts[i].disc, price + i, se + i);
+  }
+}
+
+template <class T, int MODEL>
+void dispatch_flags(const Config& c, const McPoint* pts, int64_t n, double* pr, double* se, bool ref) {
+  if (c.bridge) {
+    c.antithetic ? run<T, MODEL, true, true>(c, pts, n, pr, se, ref) : run<T, MODEL, true, false>(c, pts, n, pr, se, ref);
+  } else {
+    c.antithetic ? run<T, MODEL, false, true>(c, pts, n, pr, se, ref) : run<T, MODEL, false, false>(c, pts, n, pr, se, ref);
+  }
+}
+
+void dispatch(const Config& c, const McPoint* pts, int64_t n, double* pr, double* se, bool ref) {
+  if (c.single) {
+    c.model == GBM ? dispatch_flags<float, GBM>(c, pts, n, pr, se, ref) : dispatch_flags<float, HESTON>(c, pts, n, pr, se, ref);
+  } else {
+    c.model == GBM ? dispatch_flags<double, GBM>(c, pts, n, pr, se, ref) : dispatch_flags<double, HESTON>(c, pts, n, pr, se, ref);
+  }
+}
+
+}  // namespace
+
+void price_cpu(const Config& c, const McPoint* pts, int64_t n, double* price, double* se) {
+  dispatch(c, pts, n, price, se, false);
+}
+void price_reference(const Config& c, const McPoint* pts, int64_t n, double* price, double* se) {
+  dispatch(c, pts, n, price, se, true);
+}
+
+#ifndef SG_WITH_CUDA
+void price_cuda(const Config&, const McPoint*, int64_t, double*, double*) {
+  throw std::runtime_error("surrogate_guard was not compiled with CUDA support");
+}
+size_t cuda_free_bytes() { return 0; }
+#endif
+
+}  // namespace mc

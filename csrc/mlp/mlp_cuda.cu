@@ -1,0 +1,255 @@
+// CUDA half of the fused MLP op: one launch for every point, a persistent grid of
+// blocks that each take tiles of np points through all layers and back to the input, activations
+// and saved derivatives in shared memory, weights resident in shared memory when they fit.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <type_traits>
+
+#include "common/cuda_check.h"
+#include "mlp/mlp_kernel.cuh"
+#include "mlp/op.h"
+
+namespace sg::mlp {
+namespace {
+
+using kernel::KP;
+using kernel::mlp_kernel;
+using sg::cuda::check;
+using sg::cuda::DeviceGuard;
+
+int pad4(int v) { return (v + 3) / 4 * 4; }
+
+}  // namespace
+
+// A plan is shared by every thread and stream that uses it; what it owns is read-only after
+// construction (weights, launch shape) except the host-path staging buffer, guarded by `mu`.
+// The box of a step is per launch: copied into stream-ordered memory for that launch only.
+template <typename T>
+struct CudaPlan<T>::Impl {
+  int dev = 0, sms = 0, wp = 0, threads = 0, blocks_per_sm = 0;
+  size_t smem = 0;
+  KP<T> kp{};
+  T* dw = nullptr;
+  std::mutex mu;  // guards dbuf / dbuf_elems (run_host)
+  T* dbuf = nullptr;
+  size_t dbuf_elems = 0;
+
+  void* kernel() const {
+    if (wp == 32) return reinterpret_cast<void*>(&mlp_kernel<T, 32>);
+    if (wp == 64) return reinterpret_cast<void*>(&mlp_kernel<T, 64>);
+    return reinterpret_cast<void*>(&mlp_kernel<T, 128>);
+  }
+  void launch(KP<T> k, const StepArgs<T>* step, cudaStream_t s);
+};
+
+template <typename T>
+CudaPlan<T>::CudaPlan(const Net<T>& net, int device) : impl_(new Impl) {
+  Impl& I = *impl_;
+  try {
+    I.dev = device;
+    DeviceGuard guard(device);
+    cudaDeviceProp prop{};
+    check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
+    I.sms = prop.multiProcessorCount;
+    const int mw = net.max_width(), d = net.d, nh = net.nh;
+    I.wp = mw <= 32 ? 32 : mw <= 64 ? 64 : 128;
+    const int WP = I.wp, TU = WP / 16;
+    // pack the weights (see KP), every segment 16-byte aligned
+    std::vector<T> h;
+    auto seg = [&h](size_t len) {
+      const int off = static_cast<int>(h.size());
+      h.resize(h.size() + static_cast<size_t>(pad4(static_cast<int>(len))), T(0));
+      return off;
+    };
+    KP<T>& K = I.kp;
+    for (int m = 0; m < nh; ++m) {
+      const int rows = net.width[m], cols = net.in_dim(m), kin = m == 0 ? d : WP;
+      K.off_f[m] = seg(static_cast<size_t>(kin) * WP);
+      for (int q = 0; q < WP; ++q) {
+        const int u = q / TU + 16 * (q % TU);
+        for (int k = 0; u < rows && k < cols; ++k) h[K.off_f[m] + k * WP + q] = net.W[m][u * cols + k];
+      }
+      K.off_bias[m] = seg(WP);
+      for (int u = 0; u < rows; ++u) h[K.off_bias[m] + u] = net.b[m][u];
+      K.off_b[m] = 0;
+      if (m >= 1) {
+        K.off_b[m] = seg(static_cast<size_t>(WP) * WP);
+        for (int q = 0; q < WP; ++q) {
+          const int i = q / TU + 16 * (q % TU);
+          for (int o = 0; i < cols && o < rows; ++o) h[K.off_b[m] + o * WP + q] = net.W[m][o * cols + i];
+        }
+      }
+    }
+    K.off_w0n = seg(static_cast<size_t>(WP) * d);
+    for (int o = 0; o < net.width[0]; ++o)
+      for (int c = 0; c < d; ++c) h[K.off_w0n + o * d + c] = net.W[0][o * d + c];
+    K.off_wl = seg(WP);
+    std::copy(net.wL.begin(), net.wL.end(), h.begin() + K.off_wl);
+    K.off_xlo = seg(d);
+    std::copy(net.x_lo.begin(), net.x_lo.end(), h.begin() + K.off_xlo);
+    K.off_xinv = seg(d);
+    std::copy(net.x_inv.begin(), net.x_inv.end(), h.begin() + K.off_xinv);
+    K.w_total = static_cast<int>(h.size());
+    K.d = d;
+    K.nh = nh;
+    K.act = net.act;
+    K.bL = net.bL;
+    K.y_scale = net.y_scale;
+    K.y_offset = net.y_offset;
+    K.hr = std::max(WP, d);
+    check(cudaMalloc(&I.dw, h.size() * sizeof(T)), "cudaMalloc(weights)");
+    check(cudaMemcpy(I.dw, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy(weights)");
+    K.w = I.dw;
+    // tile size: the largest np whose activations fit; weights resident when they fit beside them
+    const size_t limit = prop.sharedMemPerBlockOptin;
+    auto act_bytes = [&](int np) {
+      const int nps = np + 16 / static_cast<int>(sizeof(T));  // one 16-byte pad per row: no bank conflicts
+      return (static_cast<size_t>(2 * K.hr + nh * WP) * nps + np + static_cast<size_t>(np) * d) * sizeof(T);
+    };
+    int np = 64;
+    while (np > 16 && act_bytes(np) > limit) np /= 2;
+    if (act_bytes(np) > limit) throw std::invalid_argument("network too large for the CUDA kernel's shared memory");
+    K.np = np;
+    K.nps = np + 16 / static_cast<int>(sizeof(T));
+    K.resident = act_bytes(np) + h.size() * sizeof(T) <= limit;
+    I.smem = act_bytes(np) + (K.resident ? h.size() * sizeof(T) : 0);
+    I.threads = 4 * np;
+    // The attribute belongs to the kernel, not the plan: set it to the device's opt-in maximum,
+    // so that no plan built later lowers what an earlier one needs.
+    check(cudaFuncSetAttribute(I.kernel(), cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(limit)),
+          "cudaFuncSetAttribute");
+    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&I.blocks_per_sm, I.kernel(), I.threads, I.smem),
+          "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+    I.blocks_per_sm = std::max(I.blocks_per_sm, 1);
+  } catch (...) {
+    cudaFree(I.dw);
+    cudaGetLastError();
+    delete impl_;
+    throw;
+  }
+}
+
+template <typename T>
+CudaPlan<T>::~CudaPlan() {
+  try {
+    DeviceGuard guard(impl_->dev);
+    cudaFree(impl_->dw);
+    cudaFree(impl_->dbuf);
+  } catch (...) {
+  }
+  cudaGetLastError();
+  delete impl_;
+}
+
+// One launch on stream s; a step's box goes to memory allocated and freed in s's order, so a
+// later call with another box (on any stream) never changes what this launch reads.
+template <typename T>
+void CudaPlan<T>::Impl::launch(KP<T> k, const StepArgs<T>* step, cudaStream_t s) {
+  T* dbox = nullptr;
+  if (step) {
+    const size_t d = static_cast<size_t>(k.d);
+    std::vector<T> box(step->lo, step->lo + d);
+    box.insert(box.end(), step->hi, step->hi + d);
+    const T* hb = box.data();
+    check(cudaMallocAsync(reinterpret_cast<void**>(&dbox), 2 * d * sizeof(T), s), "cudaMallocAsync(box)");
+    // Pageable source: the runtime stages it before cudaMemcpyAsync returns, so hb may go.
+    check(cudaMemcpyAsync(dbox, hb, 2 * d * sizeof(T), cudaMemcpyHostToDevice, s), "cudaMemcpyAsync(box)");
+    k.z = step->z;
+    k.gz = step->gz;
+    k.eta = step->eta;
+    k.eta0 = step->eta0;
+    k.normalized = step->normalized;
+    k.box = dbox;
+    k.x_out = step->x_out;
+  }
+  const int64_t tiles = (k.n + k.np - 1) / k.np;
+  const int grid = static_cast<int>(std::min<int64_t>(tiles, static_cast<int64_t>(blocks_per_sm) * sms));
+  void* args[] = {&k};
+  const cudaError_t e = cudaLaunchKernel(kernel(), dim3(grid), dim3(threads), args, smem, s);
+  if (dbox) cudaFreeAsync(dbox, s);  // ordered after the kernel
+  check(e, "mlp kernel launch");
+}
+
+template <typename T>
+void CudaPlan<T>::run_device(const T* x, int64_t n, T* y, T* g, const StepArgs<T>* step, uintptr_t stream) {
+  Impl& I = *impl_;
+  if (n <= 0) return;
+  DeviceGuard guard(I.dev);
+  KP<T> k = I.kp;
+  k.n = n;
+  k.x = x;
+  k.y = y;
+  k.g = g;
+  k.step = step != nullptr;
+  I.launch(k, step, reinterpret_cast<cudaStream_t>(stream));
+}
+
+// Host arrays: staged through one device buffer (locked: a plan may be used from several
+// threads) on the calling thread's per-thread stream, which is synchronized alone; the legacy
+// stream and other libraries' streams are never waited on.
+template <typename T>
+void CudaPlan<T>::run_host(const T* x, int64_t n, T* y, T* g, const StepArgs<T>* step) {
+  Impl& I = *impl_;
+  if (n <= 0) return;
+  DeviceGuard guard(I.dev);
+  std::lock_guard<std::mutex> lock(I.mu);
+  const cudaStream_t s = cudaStreamPerThread;
+  const size_t d = static_cast<size_t>(I.kp.d), nd = n * d, nn = static_cast<size_t>(n);
+  // one device buffer: x | y | g | z | gz | eta | x_out
+  const size_t need = nd + nn + nd + nn + nd + nn + nd;
+  if (need > I.dbuf_elems) {
+    cudaFree(I.dbuf);
+    I.dbuf = nullptr;
+    I.dbuf_elems = 0;  // a failed allocation below leaves an empty, consistent plan
+    check(cudaMalloc(&I.dbuf, need * sizeof(T)), "cudaMalloc(staging)");
+    I.dbuf_elems = need;
+  }
+  T *dx = I.dbuf, *dy = dx + nd, *dg = dy + nn, *dz = dg + nd, *dgz = dz + nn, *de = dgz + nd, *dxo = de + nn;
+  auto up = [s](T* dst, const T* src, size_t len) {
+    check(cudaMemcpyAsync(dst, src, len * sizeof(T), cudaMemcpyHostToDevice, s), "cudaMemcpyAsync(in)");
+  };
+  up(dx, x, nd);
+  StepArgs<T> st;
+  if (step) {
+    st = *step;
+    up(dz, step->z, nn);
+    up(dgz, step->gz, nd);
+    if (step->eta) up(de, step->eta, nn);
+    st.z = dz;
+    st.gz = dgz;
+    st.eta = step->eta ? de : nullptr;
+    st.x_out = dxo;
+  }
+  KP<T> k = I.kp;
+  k.n = n;
+  k.x = dx;
+  k.y = dy;
+  k.g = g ? dg : nullptr;
+  k.step = step != nullptr;
+  I.launch(k, step ? &st : nullptr, s);
+  auto down = [s](T* dst, const T* src, size_t len) {
+    check(cudaMemcpyAsync(dst, src, len * sizeof(T), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync(out)");
+  };
+  if (y) down(y, dy, nn);
+  if (g) down(g, dg, nd);
+  if (step) down(step->x_out, dxo, nd);
+  check(cudaStreamSynchronize(s), "mlp kernel");
+}
+
+template <typename T>
+int CudaPlan<T>::device() const { return impl_->dev; }
+template <typename T>
+int CudaPlan<T>::dim() const { return impl_->kp.d; }
+template <typename T>
+int CudaPlan<T>::points_per_block() const { return impl_->kp.np; }
+template <typename T>
+bool CudaPlan<T>::weights_in_shared() const { return impl_->kp.resident != 0; }
+
+template class CudaPlan<float>;
+template class CudaPlan<double>;
+
+}  // namespace sg::mlp
