@@ -6,6 +6,8 @@ Run: .venv/bin/python -m pytest bench/bench_mlp.py --benchmark-only --benchmark-
      (-k cpu or -k gpu); table from a JSON: python bench/bench_mlp.py --table FILE.json
 Targets: CPU >= 3x torch (same thread count) at B = 4096 and 131072; GPU (float32) >= 30x torch
 eager at B <= 16384, >= 3x at B = 1048576, >= 3x a CUDA-graph-captured torch step.
+Sizes (SG_BENCH_SIZE, bench/conftest.py): the batch label picks B. full: CPU small/large =
+4096/131072, GPU small/medium/large = 1024/16384/1048576; ci: 256/2048 and 256/1024/4096.
 """
 from __future__ import annotations
 
@@ -77,12 +79,16 @@ def torch_threads():
     torch.set_num_threads(old)
 
 
-CPU_CASES = [(dt, B) for dt in (np.float32, np.float64) for B in (4096, 131072)]
+CPU_B = {"full": {"small": 4096, "large": 131072}, "ci": {"small": 256, "large": 2048}}
+GPU_B = {"full": {"small": 1024, "medium": 16384, "large": 1048576},
+         "ci": {"small": 256, "medium": 1024, "large": 4096}}
 
 
-@pytest.mark.parametrize("dtype, B", CPU_CASES, ids=lambda v: getattr(v, "__name__", str(v)))
+@pytest.mark.parametrize("batch", ["small", "large"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("impl", ["ours", "torch"])
-def test_cpu_step(benchmark, torch_threads, impl, dtype, B):
+def test_cpu_step(benchmark, torch_threads, size, impl, dtype, batch):
+    B = size(full=CPU_B["full"][batch], ci=CPU_B["ci"][batch])
     benchmark.group = f"cpu step {np.dtype(dtype).name} B={B} ({THREADS} threads)"
     w = default_net(dtype)
     X, z, gz = inputs(B, dtype)
@@ -99,7 +105,6 @@ def test_cpu_step(benchmark, torch_threads, impl, dtype, B):
 
 
 needs_gpu = pytest.mark.skipif(not (sg.has_cuda() and torch.cuda.is_available()), reason="needs a GPU and torch CUDA")
-GPU_SIZES = (1024, 16384, 1048576)
 
 
 def cuda_timed(f):
@@ -111,9 +116,10 @@ def cuda_timed(f):
 
 
 @needs_gpu
-@pytest.mark.parametrize("B", GPU_SIZES)
+@pytest.mark.parametrize("batch", ["small", "medium", "large"])
 @pytest.mark.parametrize("impl", ["ours", "torch-eager", "torch-graph"])
-def test_gpu_step(benchmark, impl, B):
+def test_gpu_step(benchmark, size, impl, batch):
+    B = size(full=GPU_B["full"][batch], ci=GPU_B["ci"][batch])
     dtype = np.float32
     benchmark.group = f"gpu step float32 B={B}"
     w = default_net(dtype)

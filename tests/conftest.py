@@ -1,4 +1,6 @@
-"""Shared fixtures: seeded, read-only test points for every barrier kind."""
+"""Shared fixtures: seeded, read-only test points for every barrier kind, and the devices to run
+one test body on (style habit 7: every device present; the CUDA case skips, never fails, without one).
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +9,8 @@ import pytest
 import surrogate_guard as sg
 
 ALL_OPTIONS = [sg.BarrierOption(k, t) for k in sg.BARRIER_KINDS for t in sg.OPTION_TYPES]
+# The CUDA case carries the `cuda` marker, so `-m cuda` (bench/gpu_check*.sh) selects it.
+DEVICE_PARAMS = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 
 
 def kind_points(option: "sg.BarrierOption", n: int, seed: int) -> np.ndarray:
@@ -26,4 +30,31 @@ def pytest_make_parametrize_id(config, val, argname):
 
 @pytest.fixture(params=ALL_OPTIONS, ids=lambda o: f"{o.kind}-{o.type}")
 def option(request):
+    return request.param
+
+
+def _skip_without_native_cuda() -> None:
+    if not sg.has_cuda():
+        pytest.skip("device='cuda': needs surrogate_guard built with CUDA and a usable GPU (sg.has_cuda() is False)")
+
+
+@pytest.fixture(params=DEVICE_PARAMS)
+def device(request) -> str:
+    """The device name for the native kernels: 'cpu', or 'cuda' (skipped unless sg.has_cuda())."""
+    if request.param == "cuda":
+        _skip_without_native_cuda()
+    return request.param
+
+
+@pytest.fixture(params=DEVICE_PARAMS)
+def torch_device(request) -> str:
+    """Like ``device``, for tests that hand the kernels torch tensors on that device: "cuda" also
+    needs a CUDA build of torch (the native core and torch are separate builds)."""
+    pytest.importorskip("torch")
+    if request.param == "cuda":
+        _skip_without_native_cuda()
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("device='cuda' with torch tensors: this torch build has no usable CUDA")
     return request.param

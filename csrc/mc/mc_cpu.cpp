@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/isa.h"
 #include "mc/op.h"
 
 #ifdef SG_WITH_OPENMP
@@ -56,8 +57,8 @@ constexpr int L = 64;  // draws per SIMD block: 8 zmm registers of doubles per s
 // Sums over draws [d0, d0 + count) of one point: state in SoA arrays, each loop over lanes
 // vectorized; the per-lane arithmetic is the same inline code the scalar reference runs.
 template <class T, int MODEL, bool BRIDGE, bool ANTI>
-void chunk_sums(const Pt<T>& p, uint64_t d0, int64_t count, int64_t steps, uint32_t k0, uint32_t k1,
-                double& s1, double& s2) {
+inline void chunk_sums(const Pt<T>& p, uint64_t d0, int64_t count, int64_t steps, uint32_t k0, uint32_t k1,
+                       double& s1, double& s2) {
   constexpr int PER = Per<MODEL>::steps;
   alignas(64) T xp[L], xm[L], wp[L], wm[L], vp[L], vm[L];
   alignas(64) T z[4][L];
@@ -113,6 +114,20 @@ void chunk_sums(const Pt<T>& p, uint64_t d0, int64_t count, int64_t steps, uint3
   }
 }
 
+// The chunk task compiled three times (common/isa.h); the OpenMP loop calls the one for this CPU.
+template <class T, int MODEL, bool BRIDGE, bool ANTI>
+using ChunkFn = void (*)(const Pt<T>&, uint64_t, int64_t, int64_t, uint32_t, uint32_t, double&, double&);
+#define SG_MC_CHUNK_CLONE(NAME, ATTR)                                                                        \
+  template <class T, int MODEL, bool BRIDGE, bool ANTI>                                                       \
+  ATTR void NAME(const Pt<T>& p, uint64_t d0, int64_t count, int64_t steps, uint32_t k0, uint32_t k1, double& s1, \
+                 double& s2) {                                                                                \
+    chunk_sums<T, MODEL, BRIDGE, ANTI>(p, d0, count, steps, k0, k1, s1, s2);                                  \
+  }
+SG_MC_CHUNK_CLONE(chunk_base, SG_TARGET_BASE)
+SG_MC_CHUNK_CLONE(chunk_v3, SG_TARGET_V3)
+SG_MC_CHUNK_CLONE(chunk_v4, SG_TARGET_V4)
+#undef SG_MC_CHUNK_CLONE
+
 template <class T, int MODEL, bool BRIDGE, bool ANTI>
 void run(const Config& c, const McPoint* pts, int64_t n, double* price, double* se, bool reference) {
   const int64_t D = draws(c);
@@ -132,6 +147,8 @@ void run(const Config& c, const McPoint* pts, int64_t n, double* price, double* 
   }
   const int64_t nch = chunks(D, CPU_CHUNK), tasks = n * nch;
   std::vector<double> part(static_cast<size_t>(2 * tasks));
+  const ChunkFn<T, MODEL, BRIDGE, ANTI> chunk = sg_isa_pick<ChunkFn<T, MODEL, BRIDGE, ANTI>>(
+      &chunk_base<T, MODEL, BRIDGE, ANTI>, &chunk_v3<T, MODEL, BRIDGE, ANTI>, &chunk_v4<T, MODEL, BRIDGE, ANTI>);
 #ifdef SG_WITH_OPENMP
   const int nt = c.threads > 0 ? c.threads : omp_get_max_threads();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
@@ -140,8 +157,7 @@ void run(const Config& c, const McPoint* pts, int64_t n, double* price, double* 
     const int64_t i = t / nch, ch = t % nch;
     const Pt<T> p(pts[i]);
     const int64_t d0 = ch * CPU_CHUNK;
-    chunk_sums<T, MODEL, BRIDGE, ANTI>(p, static_cast<uint64_t>(d0), std::min(CPU_CHUNK, D - d0), c.steps,
-                                       k0, k1, part[2 * t], part[2 * t + 1]);
+    chunk(p, static_cast<uint64_t>(d0), std::min(CPU_CHUNK, D - d0), c.steps, k0, k1, part[2 * t], part[2 * t + 1]);
   }
   for (int64_t i = 0; i < n; ++i) {  // fixed order: chunk 0, 1, ... of each point
     double s1 = 0.0, s2 = 0.0;

@@ -5,8 +5,9 @@
 #include <cmath>
 #include <memory>
 
-#include "mlp/op.h"
+#include "common/isa.h"
 #include "mlp/mlp_act.h"
+#include "mlp/op.h"
 #include "mlp/mlp_simd.h"
 
 #ifdef SG_WITH_OPENMP
@@ -157,6 +158,22 @@ struct CpuPlan<T>::Impl {
     }
   }
   static constexpr int kMaxStackDim = 256;
+
+  // The block kernel compiled three times (common/isa.h); run() calls the one for this CPU.
+  using V = typename simd::Lanes<T>::V;
+  using BlockFn = void (*)(const Impl&, const T*, int64_t, int, T*, T*, const StepArgs<T>*, V*, V*, V*);
+  SG_TARGET_BASE static void block_base(const Impl& L, const T* x, int64_t p0, int cnt, T* y, T* g,
+                                        const StepArgs<T>* st, V* A, V* B, V* D) {
+    L.block(x, p0, cnt, y, g, st, A, B, D);
+  }
+  SG_TARGET_V3 static void block_v3(const Impl& L, const T* x, int64_t p0, int cnt, T* y, T* g,
+                                    const StepArgs<T>* st, V* A, V* B, V* D) {
+    L.block(x, p0, cnt, y, g, st, A, B, D);
+  }
+  SG_TARGET_V4 static void block_v4(const Impl& L, const T* x, int64_t p0, int cnt, T* y, T* g,
+                                    const StepArgs<T>* st, V* A, V* B, V* D) {
+    L.block(x, p0, cnt, y, g, st, A, B, D);
+  }
 };
 
 template <typename T>
@@ -171,6 +188,8 @@ void CpuPlan<T>::run(const T* x, int64_t n, T* y, T* g, const StepArgs<T>* step,
   constexpr int P = kNV * simd::Lanes<T>::n;
   const int64_t nblocks = (n + P - 1) / P;
   if (nblocks == 0) return;
+  const typename Impl::BlockFn block = sg_isa_pick<typename Impl::BlockFn>(&Impl::block_base, &Impl::block_v3,
+                                                                         &Impl::block_v4);
   int nt = 1;
 #ifdef SG_WITH_OPENMP
   nt = num_threads > 0 ? num_threads : omp_get_max_threads();
@@ -187,7 +206,7 @@ void CpuPlan<T>::run(const T* x, int64_t n, T* y, T* g, const StepArgs<T>* step,
     for (int64_t blk = 0; blk < nblocks; ++blk) {
       const int64_t p0 = blk * P;
       const int cnt = static_cast<int>(std::min<int64_t>(P, n - p0));
-      L.block(x, p0, cnt, y, g, step, buf.get(), buf.get() + rowv, buf.get() + 2 * rowv);
+      block(L, x, p0, cnt, y, g, step, buf.get(), buf.get() + rowv, buf.get() + 2 * rowv);
     }
   }
   (void)nt;
