@@ -9,6 +9,7 @@
 #include "mlp/mlp_act.h"
 #include "mlp/op.h"
 #include "mlp/mlp_simd.h"
+#include "mlp/mlp_step.h"
 
 #ifdef SG_WITH_OPENMP
 #include <omp.h>
@@ -138,24 +139,8 @@ struct CpuPlan<T>::Impl {
 
   void step_point(const StepArgs<T>& st, int64_t p, T yq, const T* gp, const T* xp) const {
     const int d = net.d;
-    const T e2 = T(2) * (yq - st.z[p]);
-    const T eta = st.eta ? st.eta[p] : st.eta0;
-    T* xo = st.x_out + p * d;
-    T scale = eta;
-    if (st.normalized) {
-      T s2 = 0;
-      for (int c = 0; c < d; ++c) {
-        const T s = e2 * (gp[c] - st.gz[p * d + c]) * (st.hi[c] - st.lo[c]);
-        s2 += s * s;
-      }
-      scale = s2 > T(0) ? eta / std::sqrt(s2) : T(0);
-    }
-    for (int c = 0; c < d; ++c) {
-      const T gc = e2 * (gp[c] - st.gz[p * d + c]);
-      const T w = st.normalized ? (st.hi[c] - st.lo[c]) * (st.hi[c] - st.lo[c]) : T(1);
-      const T xn = xp[c] + scale * w * gc;
-      xo[c] = std::min(std::max(xn, st.lo[c]), st.hi[c]);
-    }
+    ascent_point<T>(d, yq, st.z[p], st.eta ? st.eta[p] : st.eta0, st.normalized, gp, st.gz + p * d, st.lo, st.hi, xp,
+                    st.x_out + p * d);
   }
   static constexpr int kMaxStackDim = 256;
 

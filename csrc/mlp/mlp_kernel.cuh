@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "mlp/mlp_act.h"
+#include "mlp/mlp_step.h"
 #include "mlp/op.h"
 
 namespace sg::mlp::kernel {
@@ -206,25 +207,8 @@ __global__ void __launch_bounds__(256) mlp_kernel(const KP<T> P) {
       const T yq = P.y_scale * Ys[p] + P.y_offset;
       if (P.y) P.y[gp] = yq;
       if (!P.step) continue;
-      const T e2 = T(2) * (yq - P.z[gp]);
-      const T eta = P.eta ? P.eta[gp] : P.eta0;
-      const T* lo = P.box;
-      const T* hi = P.box + d;
-      T scale = eta;
-      if (P.normalized) {
-        T s2 = 0;
-        for (int c = 0; c < d; ++c) {
-          const T s = e2 * (Gs[p * d + c] - P.gz[gp * d + c]) * (hi[c] - lo[c]);
-          s2 = fma(s, s, s2);
-        }
-        scale = s2 > T(0) ? eta / sqrt(s2) : T(0);
-      }
-      for (int c = 0; c < d; ++c) {
-        const T gc = e2 * (Gs[p * d + c] - P.gz[gp * d + c]);
-        const T w = P.normalized ? (hi[c] - lo[c]) * (hi[c] - lo[c]) : T(1);
-        const T xn = P.x[gp * d + c] + scale * w * gc;
-        P.x_out[gp * d + c] = min(max(xn, lo[c]), hi[c]);
-      }
+      ascent_point<T>(d, yq, P.z[gp], P.eta ? P.eta[gp] : P.eta0, P.normalized != 0, Gs + p * d, P.gz + gp * d, P.box,
+                      P.box + d, P.x + gp * d, P.x_out + gp * d);
     }
   }
 }

@@ -1,6 +1,6 @@
-// Fused MLP value + input gradient, and the fused ascent step (issue 5): shapes, the checked
-// host copy of one network (Net) shared by the CPU kernels (mlp.cpp) and the CUDA ones
-// (mlp_cuda.cu), and the CUDA plan's interface. Network (see python/.../mlp_weights.py):
+// Fused MLP value + input gradient, and the fused ascent step: shapes, the checked
+// host copy of one network (Net) shared by the CPU kernels (mlp_cpu.cpp) and the CUDA ones
+// (mlp_kernel.cuh, mlp_cuda.cu), and the CUDA plan's interface. Network (see python/.../mlp_weights.py):
 //   h_0 = (x - x_lo) * x_inv;  h_m = act(W_m h_{m-1} + b_m), m = 0..nh-1;  Y = ys * (w_L . h + b_L) + yo
 #pragma once
 #include <cstdint>
