@@ -34,8 +34,9 @@ struct CudaPlan<T>::Impl {
   size_t smem = 0;
   KP<T> kp{};
   T* dw = nullptr;
-  std::mutex mu;  // guards dbuf / dbuf_elems (run_host)
-  T* dbuf = nullptr;
+  std::mutex mu;  // guards the staging buffers (run_host)
+  T* dbuf = nullptr;  // device staging: x | y | g | z | gz | eta | x_out
+  T* hbuf = nullptr;  // pinned host staging, the same layout: the copies are true DMA, asynchronous
   size_t dbuf_elems = 0;
 
   void* kernel() const {
@@ -139,6 +140,7 @@ CudaPlan<T>::~CudaPlan() {
     DeviceGuard guard(impl_->dev);
     cudaFree(impl_->dw);
     cudaFree(impl_->dbuf);
+    cudaFreeHost(impl_->hbuf);
   } catch (...) {
   }
   cudaGetLastError();
@@ -188,9 +190,10 @@ void CudaPlan<T>::run_device(const T* x, int64_t n, T* y, T* g, const StepArgs<T
   I.launch(k, step, reinterpret_cast<cudaStream_t>(stream));
 }
 
-// Host arrays: staged through one device buffer (locked: a plan may be used from several
-// threads) on the calling thread's per-thread stream, which is synchronized alone; the legacy
-// stream and other libraries' streams are never waited on.
+// Host arrays: staged through one pinned host buffer and one device buffer (locked: a plan may
+// be used from several threads), copied asynchronously on the calling thread's per-thread
+// stream, which is synchronized alone; the legacy stream and other libraries' streams are never
+// waited on.
 template <typename T>
 void CudaPlan<T>::run_host(const T* x, int64_t n, T* y, T* g, const StepArgs<T>* step) {
   Impl& I = *impl_;
@@ -199,45 +202,65 @@ void CudaPlan<T>::run_host(const T* x, int64_t n, T* y, T* g, const StepArgs<T>*
   std::lock_guard<std::mutex> lock(I.mu);
   const cudaStream_t s = cudaStreamPerThread;
   const size_t d = static_cast<size_t>(I.kp.d), nd = n * d, nn = static_cast<size_t>(n);
-  // one device buffer: x | y | g | z | gz | eta | x_out
-  const size_t need = nd + nn + nd + nn + nd + nn + nd;
+  // Segments, the same in both buffers: x | y | g | z | gz | eta | x_out.
+  const size_t ox = 0, oy = nd, og = oy + nn, oz = og + nd, ogz = oz + nn, oe = ogz + nd, oxo = oe + nn;
+  const size_t need = oxo + nd;
   if (need > I.dbuf_elems) {
     cudaFree(I.dbuf);
+    cudaFreeHost(I.hbuf);
     I.dbuf = nullptr;
+    I.hbuf = nullptr;
     I.dbuf_elems = 0;  // a failed allocation below leaves an empty, consistent plan
     check(cudaMalloc(&I.dbuf, need * sizeof(T)), "cudaMalloc(staging)");
+    const cudaError_t e = cudaMallocHost(&I.hbuf, need * sizeof(T));
+    if (e != cudaSuccess) {
+      cudaFree(I.dbuf);
+      I.dbuf = nullptr;
+      check(e, "cudaMallocHost(staging)");
+    }
     I.dbuf_elems = need;
   }
-  T *dx = I.dbuf, *dy = dx + nd, *dg = dy + nn, *dz = dg + nd, *dgz = dz + nn, *de = dgz + nd, *dxo = de + nn;
-  auto up = [s](T* dst, const T* src, size_t len) {
-    check(cudaMemcpyAsync(dst, src, len * sizeof(T), cudaMemcpyHostToDevice, s), "cudaMemcpyAsync(in)");
-  };
-  up(dx, x, nd);
+  T *D = I.dbuf, *H = I.hbuf;
+  // Inputs gathered into the pinned buffer, then copied in (at most) two contiguous spans.
+  std::memcpy(H + ox, x, nd * sizeof(T));
   StepArgs<T> st;
   if (step) {
     st = *step;
-    up(dz, step->z, nn);
-    up(dgz, step->gz, nd);
-    if (step->eta) up(de, step->eta, nn);
-    st.z = dz;
-    st.gz = dgz;
-    st.eta = step->eta ? de : nullptr;
-    st.x_out = dxo;
+    std::memcpy(H + oz, step->z, nn * sizeof(T));
+    std::memcpy(H + ogz, step->gz, nd * sizeof(T));
+    if (step->eta) std::memcpy(H + oe, step->eta, nn * sizeof(T));
+    st.z = D + oz;
+    st.gz = D + ogz;
+    st.eta = step->eta ? D + oe : nullptr;
+    st.x_out = D + oxo;
   }
+  auto copy = [&](size_t off, size_t len, cudaMemcpyKind kind) {
+    T* dst = kind == cudaMemcpyHostToDevice ? D + off : H + off;
+    const T* src = kind == cudaMemcpyHostToDevice ? H + off : D + off;
+    check(cudaMemcpyAsync(dst, src, len * sizeof(T), kind, s), "cudaMemcpyAsync(staging)");
+  };
   KP<T> k = I.kp;
   k.n = n;
-  k.x = dx;
-  k.y = dy;
-  k.g = g ? dg : nullptr;
+  k.x = D + ox;
+  k.y = D + oy;
+  k.g = g ? D + og : nullptr;
   k.step = step != nullptr;
-  I.launch(k, step ? &st : nullptr, s);
-  auto down = [s](T* dst, const T* src, size_t len) {
-    check(cudaMemcpyAsync(dst, src, len * sizeof(T), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync(out)");
-  };
-  if (y) down(y, dy, nn);
-  if (g) down(g, dg, nd);
-  if (step) down(step->x_out, dxo, nd);
-  check(cudaStreamSynchronize(s), "mlp kernel");
+  try {
+    copy(ox, nd, cudaMemcpyHostToDevice);
+    if (step) copy(oz, oxo - oz, cudaMemcpyHostToDevice);  // z | gz | eta
+    I.launch(k, step ? &st : nullptr, s);
+    if (y) copy(oy, nn, cudaMemcpyDeviceToHost);
+    if (g) copy(og, nd, cudaMemcpyDeviceToHost);
+    if (step) copy(oxo, nd, cudaMemcpyDeviceToHost);
+    check(cudaStreamSynchronize(s), "mlp kernel");
+  } catch (...) {
+    cudaStreamSynchronize(s);  // nothing enqueued may still use the buffers once the lock is released
+    cudaGetLastError();
+    throw;
+  }
+  if (y) std::memcpy(y, H + oy, nn * sizeof(T));
+  if (g) std::memcpy(g, H + og, nd * sizeof(T));
+  if (step) std::memcpy(step->x_out, H + oxo, nd * sizeof(T));
 }
 
 template <typename T>
