@@ -192,3 +192,21 @@ def test_cuda_request(data):
         pytest.skip("no usable GPU: checked the clear error only")
     res = m.fit(X, y, epochs=2, device="cuda")
     assert res.device == "cuda" and np.isfinite(m.predict(X)).all()
+
+
+def test_auto_epochs_give_small_sets_the_reference_step_budget():
+    """epochs="auto": never fewer than 300 epochs, never fewer than 18 750 optimizer steps."""
+    from surrogate_guard.surrogate import AUTO_MIN_EPOCHS, AUTO_STEPS, auto_epochs
+
+    for n in (1, 255, 256, 900, 3600, 14400, 57600, 10**6):
+        e = auto_epochs(n, 256)
+        steps = e * -(-n // 256)
+        assert e >= AUTO_MIN_EPOCHS and steps >= AUTO_STEPS
+        assert e == AUTO_MIN_EPOCHS or (e - 1) * -(-n // 256) < AUTO_STEPS  # the least such count
+    assert auto_epochs(14400, 256) == 329 and auto_epochs(57600, 256) == 300 and auto_epochs(900, 256) == 4688
+
+
+def test_epochs_must_be_an_int_or_auto(data):
+    X, y = data
+    with pytest.raises(ValueError, match="epochs: expected an int >= 1 or 'auto', got 'many'"):
+        sg.Surrogate(PAPER).fit(X, y, epochs="many")

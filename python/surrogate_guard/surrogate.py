@@ -23,6 +23,11 @@ from .box import Box
 from .mlp_weights import ACTIVATIONS, MAX_HIDDEN_LAYERS, MAX_WIDTH, MLPWeights
 
 Activation = Literal["silu", "tanh", "relu", "softplus"]
+# epochs="auto": at least this many epochs, and at least this many optimizer steps (the step
+# budget of the reference fit, 16 000 points x 300 epochs at batch 256), so that a small
+# training set is not under-trained: with a fixed epoch count it gets proportionally fewer steps.
+AUTO_MIN_EPOCHS = 300
+AUTO_STEPS = 18_750
 
 __all__ = ["Surrogate", "FitResult"]
 
@@ -69,6 +74,12 @@ def _read_model(path) -> tuple[dict, dict]:
     if not ok:
         raise ValueError(f"path: {path} has no valid {_FORMAT!r} description in its metadata")
     return meta, tensors
+
+
+def auto_epochs(n_train: int, batch_size: int) -> int:
+    """Epochs of ``fit(epochs="auto")``: max(300, the epochs that make 18 750 steps)."""
+    steps_per_epoch = max(1, -(-n_train // batch_size))
+    return max(AUTO_MIN_EPOCHS, -(-AUTO_STEPS // steps_per_epoch))
 
 
 class Surrogate:
@@ -166,7 +177,7 @@ class Surrogate:
         return self.box.check_points(X, name)
 
     # -- training ------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, *, epochs: int = 300, lr: float = 3e-3, batch_size: int = 256,
+    def fit(self, X: Any, y: Any, *, epochs: int | Literal["auto"] = "auto", lr: float = 3e-3, batch_size: int = 256,
             seed: int = 0, val_fraction: float = 0.1, patience: int | None = None,
             weight_decay: float = 0.0, device: Device = "auto") -> FitResult:
         """Train by MSE on ``X`` (n, d) float64 and labels ``y`` (n,) float64.
@@ -174,18 +185,23 @@ class Surrogate:
         Adam with a one-cycle learning-rate schedule peaking at ``lr``; a ``val_fraction`` of
         the points (drawn with ``seed``) is held out, the weights with the lowest validation
         error are kept, and training stops after ``patience`` epochs without improvement
-        (default: a fifth of ``epochs``, at least 20). Deterministic given ``seed`` on one
+        (default: a fifth of ``epochs``, at least 20). ``epochs="auto"`` (the default) runs at least
+        300 epochs and at least 18 750 optimizer steps, so that a small set gets the step budget of
+        a 16 000-point, 300-epoch fit instead of a fraction of it. Deterministic given ``seed`` on one
         device and thread count: shuffling and the split use a private torch.Generator.
         """
         X = self._check_X(X)
         y_arr = check_labels(y, X.shape[0], "y")
-        epochs = check_int(epochs, "epochs", minimum=1)
         lr = check_float(lr, "lr", positive=True)
         batch_size = check_int(batch_size, "batch_size", minimum=1)
         seed = check_int(seed, "seed", minimum=0)
         val_fraction = check_float(val_fraction, "val_fraction", nonneg=True)
         if val_fraction >= 1.0:
             raise ValueError(f"val_fraction: expected in [0, 1), got {val_fraction}")
+        n_tr = X.shape[0] - int(round(val_fraction * X.shape[0]))
+        if isinstance(epochs, str) and epochs != "auto":
+            raise ValueError(f"epochs: expected an int >= 1 or 'auto', got {epochs!r}")
+        epochs = auto_epochs(n_tr, batch_size) if epochs == "auto" else check_int(epochs, "epochs", minimum=1)
         patience = max(20, epochs // 5) if patience is None else check_int(patience, "patience", minimum=1)
         weight_decay = check_float(weight_decay, "weight_decay", nonneg=True)
         dev = torch.device(resolve_device(device, "torch"))
