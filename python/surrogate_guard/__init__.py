@@ -14,7 +14,7 @@ from .options import BARRIER_KINDS, OPTION_TYPES, BarrierOption
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = ("attacks", "data", "metrics", "kernels", "defense")
+_LAZY_MODULES = ("attacks", "data", "metrics", "kernels", "defense", "active")
 
 __all__ = [
     "Box",

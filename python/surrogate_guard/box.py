@@ -13,7 +13,7 @@ import numpy as np
 
 from ._validate import check_int, check_matrix
 
-__all__ = ["Box", "SamplingMethod"]
+__all__ = ["Box", "SamplingMethod", "sobol_unit"]
 
 SamplingMethod = Literal["uniform", "sobol"]
 SAMPLING_METHODS: tuple[str, ...] = ("uniform", "sobol")
@@ -131,9 +131,7 @@ class Box:
         if method == "uniform":
             u = np.random.default_rng(seed).random((n, self.dim))
         elif method == "sobol":
-            from scipy.stats import qmc
-
-            u = qmc.Sobol(d=self.dim, scramble=True, seed=seed).random(n) if n else np.empty((0, self.dim))
+            u = sobol_unit(n, self.dim, seed)
         else:
             raise ValueError(f"method: expected one of {SAMPLING_METHODS}, got {method!r}")
         return self.denormalize(u)
@@ -175,3 +173,17 @@ def _real_vector(v: Any, name: str) -> np.ndarray:
     if a.ndim != 1:
         raise ValueError(f"{name}: expected a 1-d array (d,), got shape {a.shape}")
     return a.astype(np.float64)
+
+
+def sobol_unit(n: int, d: int, seed: int) -> np.ndarray:
+    """The first ``n`` points of a scrambled Sobol' sequence in [0, 1)^d (scipy), seeded: (n, d).
+
+    Drawn as the next power of two and cut, so any n is allowed; Sobol's balance properties hold
+    exactly only at powers of two.
+    """
+    from scipy.stats import qmc
+
+    if n == 0:
+        return np.empty((0, d))
+    m = max(0, int(np.ceil(np.log2(n))))
+    return qmc.Sobol(d=d, scramble=True, seed=seed).random_base2(m)[:n]
