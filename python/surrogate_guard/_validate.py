@@ -22,18 +22,7 @@ def as_points(X: Any, name: str = "X") -> np.ndarray:
     object and string dtypes, wrong ndim or width, NaN/inf, and non-positive strike, barrier,
     volatility or maturity.
     """
-    if isinstance(X, np.ndarray):
-        arr = X
-    else:
-        try:
-            arr = np.asarray(X)
-        except (ValueError, TypeError) as exc:
-            raise TypeError(f"{name}: expected a real numeric (n, 5) array, could not convert: {exc}") from None
-    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
-        raise TypeError(
-            f"{name}: expected a real numeric dtype (float or int), got dtype {arr.dtype}; "
-            f"convert with np.asarray({name}, dtype=np.float64)"
-        )
+    arr = _real_array(X, name, "(n, 5)")
     if arr.ndim != 2:
         raise ValueError(f"{name}: expected a 2-d array of shape (n, 5), got ndim={arr.ndim} shape={arr.shape}")
     if arr.shape[1] != len(COLUMNS):
@@ -48,6 +37,21 @@ def as_points(X: Any, name: str = "X") -> np.ndarray:
         v = arr[row, col]
         need = "finite" if not np.isfinite(v) else "> 0"
         raise ValueError(f"{name}: column {col} ({COLUMNS[col]}) must be {need}; row {row} holds {v!r}")
+    return arr
+
+
+def _real_array(X: Any, name: str, shape: str) -> np.ndarray:
+    """X as an array of a real numeric dtype (not converted yet); bool, complex, object, str refused."""
+    if isinstance(X, np.ndarray):
+        arr = X
+    else:
+        try:
+            arr = np.asarray(X)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{name}: expected a real numeric {shape} array, could not convert: {exc}") from None
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name}: expected a real numeric dtype (float or int), got dtype {arr.dtype}; "
+                        f"convert with np.asarray({name}, dtype=np.float64)")
     return arr
 
 
@@ -92,16 +96,7 @@ def check_float(value: Any, name: str, *, positive: bool = False, nonneg: bool =
 
 def check_matrix(X: Any, name: str, d: int) -> np.ndarray:
     """A finite (n, d) real array as C-contiguous float64; errors name ``name``, the shape and the row."""
-    if isinstance(X, np.ndarray):
-        arr = X
-    else:
-        try:
-            arr = np.asarray(X)
-        except (ValueError, TypeError) as exc:
-            raise TypeError(f"{name}: expected a real numeric (n, {d}) array, could not convert: {exc}") from None
-    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
-        raise TypeError(f"{name}: expected a real numeric dtype (float or int), got dtype {arr.dtype}; "
-                        f"convert with np.asarray({name}, dtype=np.float64)")
+    arr = _real_array(X, name, f"(n, {d})")
     if arr.ndim != 2 or arr.shape[1] != d:
         raise ValueError(f"{name}: expected a 2-d array of shape (n, {d}), got shape {arr.shape}")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
