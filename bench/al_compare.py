@@ -1,4 +1,4 @@
-"""First active-learning comparison (docs/active_learning.md): python bench/al_compare.py STRATEGY SEED BUDGET [TAG]
+"""First active-learning comparison (docs/active_learning.md): python bench/al_compare.py STRATEGY SEED BUDGET [TAG [OPTIONS_JSON]]
 Prints test RMSE and worst error on 50 000 uniform paper-box points after every round; writes runs/al_*.json."""
 import json, os, sys, time
 
@@ -15,10 +15,13 @@ rows = []
 def cb(r):
     e = lr.surrogate.predict(Xt) - zt
     rows.append({"calls": r.calls, "n_train": r.n_train, "test_rmse": float(np.sqrt(np.mean(e**2))), "test_worst": float(np.abs(e).max()), "propose_s": r.propose_s, "fit_s": r.fit_s})
-    print(strategy, seed, rows[-1], flush=True)
+    print(sys.argv[1], seed, rows[-1], flush=True)
     return True
+opts = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}
+if opts:  # e.g. '{"keep_stencils": false}' or '{"steps": 2}': ErrorMaximizers options
+    strategy = sg.active.ErrorMaximizers(**opts)
 lr = ActiveLearner(Z, P, surrogate=sg.Surrogate(P), strategy=strategy, batch_size=500, initial=1000, validation=1000, seed=seed)
 t = time.time(); res = lr.run(budget=budget, callback=cb)
 os.makedirs("runs", exist_ok=True)
 tag = sys.argv[4] if len(sys.argv) > 4 else "x"
-json.dump({"strategy": strategy, "seed": seed, "rows": rows, "wall": time.time() - t}, open("runs/al_%s_%d_%s.json" % (strategy, seed, tag), "w"))
+json.dump({"strategy": sys.argv[1], "options": opts, "seed": seed, "rows": rows, "wall": time.time() - t}, open("runs/al_%s_%d_%s.json" % (sys.argv[1], seed, tag), "w"))

@@ -91,6 +91,7 @@ class ErrorMaximizers:
     levy_scale: float = 0.05
     lr: float = 0.05
     search_share: float = 0.5
+    keep_stencils: bool = True  # False: only the maximizers (and the Sobol' points) enter the training set
     name: str = "error-maximizers"
 
     def __post_init__(self) -> None:
@@ -121,14 +122,19 @@ class ErrorMaximizers:
         before = len(state.oracle.known()[0])
         per_seed = self.steps * (2 * state.box.dim + 1)
         m = int(self.search_share * n) // per_seed
+        mx = None
         if m >= 1:
             child = state.oracle.child(m * per_seed)
-            find_error_maximizers(state.surrogate, child, seeds=self._seeds(state, m), search=self.search,
-                                  seed=int(state.rng.integers(2**31)), device="cpu")
+            mx = find_error_maximizers(state.surrogate, child, seeds=self._seeds(state, m), search=self.search,
+                                       seed=int(state.rng.integers(2**31)), device="cpu")
         spent = len(state.oracle.known()[0]) - before
-        if n - spent > 0:  # seeds served from the cache (or a round smaller than one seed)
-            RandomSobol().propose(state, n - spent)
-        return _paid_since(state.oracle, before)
+        sobol = RandomSobol().propose(state, n - spent) if n - spent > 0 else None
+        if self.keep_stencils or mx is None:
+            return _paid_since(state.oracle, before)
+        best = state.oracle.evaluate(mx.points)  # priced by the search already: cache hits
+        parts = [Proposal(mx.points, np.array(best.price), np.array(best.stderr))] + ([sobol] if sobol else [])
+        return Proposal(np.vstack([p.X for p in parts]), np.concatenate([p.z for p in parts]),
+                        np.concatenate([p.stderr for p in parts]))
 
 
 def make_strategy(name: StrategyName | Strategy) -> Strategy:
