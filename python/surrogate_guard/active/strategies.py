@@ -131,8 +131,20 @@ class ErrorMaximizers:
         sobol = RandomSobol().propose(state, n - spent) if n - spent > 0 else None
         if self.keep_stencils or mx is None:
             return _paid_since(state.oracle, before)
-        best = state.oracle.evaluate(mx.points)  # priced by the search already: cache hits
-        parts = [Proposal(mx.points, np.array(best.price), np.array(best.stderr))] + ([sobol] if sobol else [])
+        # Each maximizer is a point the search priced: take it (and its value) from the ledger,
+        # bit for bit, rather than re-deriving it from unit coordinates; a maximizer that is its
+        # own seed, a training row already, is not added twice.
+        from scipy.spatial import cKDTree
+
+        paid = _paid_since(state.oracle, before)
+        if len(mx):
+            _, idx = cKDTree(state.box.normalize(paid.X)).query(mx.unit)
+            idx = np.unique(idx)
+            have = {row.tobytes() for row in state.X}
+            idx = idx[[paid.X[i].tobytes() not in have for i in idx]]
+        else:
+            idx = np.empty(0, dtype=np.int64)
+        parts = [Proposal(paid.X[idx], paid.z[idx], paid.stderr[idx])] + ([sobol] if sobol else [])
         return Proposal(np.vstack([p.X for p in parts]), np.concatenate([p.z for p in parts]),
                         np.concatenate([p.stderr for p in parts]))
 
