@@ -19,10 +19,10 @@ from .. import presets
 from ..metrics import attack_report, rmse
 from ..presets import Preset
 from ..surrogate import Surrogate
-from .config import load_config, make_oracle, oracle_label, parse_ints
+from .config import make_oracle, oracle_label, parse_ints
 from .io import outdir, write_json, write_text
 from .pipeline import SeedArtifacts, clean_data, held_out_points, make_attack, save_artifacts, train_surrogate
-from .runner import check_seeds, per_seed, setup_threads, standalone
+from .runner import config_from_args, per_seed, setup_threads, standalone
 
 __all__ = ["DEFAULT_CONFIG", "add_arguments", "run", "run_seed", "summarize", "table"]
 
@@ -199,12 +199,7 @@ def table(summaries: dict[int, dict], cfg: dict) -> str:
 
 
 def _config(args: argparse.Namespace) -> tuple[dict, list[int]]:
-    cfg = load_config(args.config, DEFAULT_CONFIG)
-    if args.seeds is not None:
-        if args.seeds < 1:
-            raise ValueError(f"--seeds: expected a count >= 1, got {args.seeds}")
-        cfg["seeds"] = list(range(args.seeds))
-    check_seeds(cfg["seeds"])
+    cfg = config_from_args(args, DEFAULT_CONFIG)
     guard_counts = (parse_ints(args.sweep_guards, "--sweep-guards") if args.sweep_guards
                     else [int(cfg["attack"]["n_guard"])])
     return cfg, guard_counts

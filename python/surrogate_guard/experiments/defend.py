@@ -27,10 +27,10 @@ from ..defense import (SEED_STRATEGIES, CheckSettings, DetectionReport, SearchSe
                        random_relabel, trimmed_retraining)
 from .attack import DEFAULT_CONFIG as ATTACK_CONFIG
 from .attack import run_seed
-from .config import load_config, make_oracle, oracle_label
+from .config import make_oracle, oracle_label
 from .io import outdir, write_json, write_text
 from .pipeline import SeedArtifacts, clean_data, make_attack, train_surrogate
-from .runner import check_seeds, per_seed, setup_threads, standalone
+from .runner import config_from_args, per_seed, setup_threads, standalone
 
 __all__ = ["DEFAULT_CONFIG", "DefendSeed", "add_arguments", "run", "run_one", "sweep_seed", "settings",
            "defense_oracle", "summary_table", "sweep_table"]
@@ -341,12 +341,7 @@ def run_sweep(cfg: dict, out, jobs: int = 1) -> int:
 
 # -- the command -----------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config, DEFAULT_CONFIG)
-    if args.seeds is not None:
-        if args.seeds < 1:
-            raise ValueError(f"--seeds: expected a count >= 1, got {args.seeds}")
-        cfg["seeds"] = list(range(args.seeds))
-    check_seeds(cfg["seeds"])
+    cfg = config_from_args(args, DEFAULT_CONFIG)
     _check_config(cfg)
     setup_threads(cfg["threads"])
     out = outdir(args.out)

@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any, Callable, Iterator, TypeVar
 
-__all__ = ["setup_threads", "check_seeds", "per_seed", "standalone"]
+__all__ = ["setup_threads", "check_seeds", "config_from_args", "per_seed", "standalone"]
 
 T = TypeVar("T")
 
@@ -31,6 +31,19 @@ def check_seeds(seeds: Any) -> list[int]:
     if not ok:
         raise ValueError(f"config.seeds: expected a non-empty list of distinct non-negative ints, got {seeds!r}")
     return [int(s) for s in seeds]
+
+
+def config_from_args(args: argparse.Namespace, defaults: dict) -> dict:
+    """The runner's config: ``--config`` over ``defaults``, ``--seeds N`` as seeds 0..N-1, seeds checked."""
+    from .config import load_config
+
+    cfg = load_config(args.config, defaults)
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise ValueError(f"--seeds: expected a count >= 1, got {args.seeds}")
+        cfg["seeds"] = list(range(args.seeds))
+    check_seeds(cfg["seeds"])
+    return cfg
 
 
 def _in_worker(fn: Callable[[dict, int], T], cfg: dict, seed: int) -> T:
