@@ -13,6 +13,25 @@ namespace {
 namespace py = pybind11;
 using sg::mlp::bind::Arr;
 
+// The checked arguments of a step call, the same for the CPU and the CUDA host path.
+template <typename T>
+struct StepCall {
+  int64_t n;
+  sg::mlp::StepArgs<T> s;
+  const T* x;
+  T* y;
+  T* g;
+  StepCall(const Arr<T>& xa, const Arr<T>& z, const Arr<T>& gz, const py::object& eta, double eta0, const Arr<T>& lo,
+           const Arr<T>& hi, bool normalized, Arr<T>& out, Arr<T>& ya, const py::object& ga) {
+    const int d = static_cast<int>(xa.ndim() == 2 ? xa.shape(1) : -1);
+    n = sg::mlp::bind::check_xyg<T>(d, xa, ya, ga);
+    s = sg::mlp::bind::make_step<T>(d, n, z, gz, eta, eta0, lo, hi, normalized, out);
+    x = xa.data();
+    y = ya.mutable_data();
+    g = sg::mlp::bind::opt_ptr<T>(ga);
+  }
+};
+
 template <typename T>
 void bind_dtype(py::module_& m, const std::string& sfx) {
   using namespace sg::mlp;
@@ -44,15 +63,10 @@ void bind_dtype(py::module_& m, const std::string& sfx) {
           [](const CpuPlan<T>& p, const Arr<T>& x, const Arr<T>& z, const Arr<T>& gz, const py::object& eta,
              double eta0, const Arr<T>& lo, const Arr<T>& hi, bool normalized, Arr<T>& out, Arr<T>& y,
              const py::object& g, int nt) {
-            const int d = static_cast<int>(x.ndim() == 2 ? x.shape(1) : -1);
-            const int64_t n = check_xyg<T>(d, x, y, g);
-            const StepArgs<T> s = make_step<T>(d, n, z, gz, eta, eta0, lo, hi, normalized, out);
-            T* gp = opt_ptr<T>(g);
-            T* yp = y.mutable_data();
-            const T* xp = x.data();
+            const StepCall<T> c(x, z, gz, eta, eta0, lo, hi, normalized, out, y, g);
             // Safe without the GIL: only raw buffers of arrays the caller keeps alive are touched.
             py::gil_scoped_release nogil;
-            p.run(xp, n, yp, gp, &s, nt);
+            p.run(c.x, c.n, c.y, c.g, &c.s, nt);
           },
           py::arg("x").noconvert(), py::kw_only(), py::arg("z").noconvert(), py::arg("grad_z").noconvert(),
           py::arg("eta"), py::arg("eta0"), py::arg("lo").noconvert(), py::arg("hi").noconvert(),
@@ -86,15 +100,10 @@ void bind_dtype(py::module_& m, const std::string& sfx) {
           "step_host",
           [](CudaPlan<T>& p, const Arr<T>& x, const Arr<T>& z, const Arr<T>& gz, const py::object& eta, double eta0,
              const Arr<T>& lo, const Arr<T>& hi, bool normalized, Arr<T>& out, Arr<T>& y, const py::object& g) {
-            const int d = static_cast<int>(x.ndim() == 2 ? x.shape(1) : -1);
-            const int64_t n = check_xyg<T>(d, x, y, g);
-            const StepArgs<T> s = make_step<T>(d, n, z, gz, eta, eta0, lo, hi, normalized, out);
-            T* gp = opt_ptr<T>(g);
-            T* yp = y.mutable_data();
-            const T* xp = x.data();
+            const StepCall<T> c(x, z, gz, eta, eta0, lo, hi, normalized, out, y, g);
             // Safe without the GIL: only raw buffers of arrays the caller keeps alive are touched.
             py::gil_scoped_release nogil;
-            p.run_host(xp, n, yp, gp, &s);
+            p.run_host(c.x, c.n, c.y, c.g, &c.s);
           },
           py::arg("x").noconvert(), py::kw_only(), py::arg("z").noconvert(), py::arg("grad_z").noconvert(),
           py::arg("eta"), py::arg("eta0"), py::arg("lo").noconvert(), py::arg("hi").noconvert(),

@@ -57,14 +57,7 @@ class Box:
     @classmethod
     def from_bounds(cls, bounds: Any, names: tuple[str, ...] = ()) -> "Box":
         """From a (d, 2) array of [low, high] rows."""
-        if isinstance(bounds, (str, bytes)):
-            raise TypeError(f"bounds: expected a (d, 2) real array, got {type(bounds).__name__}")
-        try:
-            b = np.array(bounds)
-        except (TypeError, ValueError):
-            raise TypeError(f"bounds: expected a (d, 2) real array, got {type(bounds).__name__}") from None
-        if b.dtype == np.bool_ or b.dtype.kind not in "iuf":
-            raise TypeError(f"bounds: expected a real numeric (d, 2) array, got dtype {b.dtype}")
+        b = _real_array(bounds, "bounds", "(d, 2)")
         if b.ndim != 2 or b.shape[1] != 2 or b.shape[0] < 1:
             raise ValueError(f"bounds: expected shape (d, 2) with d >= 1, got {b.shape}")
         b = b.astype(np.float64)
@@ -161,15 +154,21 @@ class Box:
         return f"Box({cols})"
 
 
-def _real_vector(v: Any, name: str) -> np.ndarray:
+def _real_array(v: Any, name: str, shape: str) -> np.ndarray:
+    """``v`` as a new array of a real numeric dtype; strings, bool, complex, object refused."""
     if isinstance(v, (str, bytes)):
-        raise TypeError(f"{name}: expected a real (d,) array, got {type(v).__name__}")
+        raise TypeError(f"{name}: expected a real {shape} array, got {type(v).__name__}")
     try:
         a = np.array(v)
     except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected a real (d,) array, got {type(v).__name__}") from None
+        raise TypeError(f"{name}: expected a real {shape} array, got {type(v).__name__}") from None
     if a.dtype == np.bool_ or a.dtype.kind not in "iuf":
-        raise TypeError(f"{name}: expected a real numeric (d,) array, got dtype {a.dtype}")
+        raise TypeError(f"{name}: expected a real numeric {shape} array, got dtype {a.dtype}")
+    return a
+
+
+def _real_vector(v: Any, name: str) -> np.ndarray:
+    a = _real_array(v, name, "(d,)")
     if a.ndim != 1:
         raise ValueError(f"{name}: expected a 1-d array (d,), got shape {a.shape}")
     return a.astype(np.float64)
