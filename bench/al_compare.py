@@ -18,9 +18,10 @@ def cb(r):
     print(sys.argv[1], seed, rows[-1], flush=True)
     return True
 opts = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}
-if opts:  # e.g. '{"keep_stencils": false}' or '{"steps": 2}': ErrorMaximizers options
-    strategy = sg.active.ErrorMaximizers(**opts)
-lr = ActiveLearner(Z, P, surrogate=sg.Surrogate(P), strategy=strategy, batch_size=500, initial=1000, validation=1000, seed=seed)
+if opts:  # e.g. '{"ascent": "gradient"}' or '{"steps": 2}': the strategy's options
+    strategy = sg.active.strategies.make_strategy(strategy, opts)
+initial, validation = int(os.environ.get("AL_INITIAL", 500)), int(os.environ.get("AL_VALIDATION", 500))
+lr = ActiveLearner(Z, P, surrogate=sg.Surrogate(P), strategy=strategy, batch_size=500, initial=initial, validation=validation, seed=seed)
 t = time.time(); res = lr.run(budget=budget, callback=cb)
 os.makedirs("runs", exist_ok=True)
 tag = sys.argv[4] if len(sys.argv) > 4 else "x"

@@ -14,6 +14,8 @@ SUBCOMMANDS = {
     "attack": ("surrogate_guard.experiments.attack", "run one localized-backdoor experiment from a config file"),
     "defend": ("surrogate_guard.experiments.defend", "detect the default attack: strategies, budgets, baselines, repair"),
     "quality": ("surrogate_guard.experiments.quality", "clean surrogate quality against training-set size, per preset"),
+    "learn": ("surrogate_guard.experiments.learn", "active learning: every strategy over seeds, resumable, as learning curves"),
+    "config": ("surrogate_guard.experiments.configcmd", "write every default of a runner (attack, defend, ...) as a TOML config"),
 }
 
 

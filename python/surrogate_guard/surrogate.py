@@ -145,8 +145,17 @@ class Surrogate:
 
     def like(self, *, seed: int = 0) -> "Surrogate":
         """A fresh, untrained surrogate of the same box, scaling, widths and activation."""
+        if self._auto_scale:  # not fitted yet and no natural scale: the copy standardizes at its first fit too
+            return Surrogate(self.box, None, widths=self.widths, activation=self.activation, seed=seed)
         s = Surrogate(self.box, self.y_scale, widths=self.widths, activation=self.activation, seed=seed)
         s.y_offset, s._auto_scale = self.y_offset, False
+        return s
+
+    def copy(self) -> "Surrogate":
+        """An independent copy with the same weights (fine-tuning starts from one)."""
+        s = self.like()
+        s._params = [p.detach().clone() for p in self._params]
+        s._reset_caches()
         return s
 
     def _init_params(self, gen: torch.Generator) -> list[torch.Tensor]:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["outdir", "write_json", "write_text"]
+__all__ = ["outdir", "read_json", "write_json", "write_text"]
 
 
 def outdir(path: str | os.PathLike) -> Path:
@@ -28,6 +28,15 @@ def write_json(path: Path, obj: Any) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def read_json(path: Path) -> Any:
+    """The JSON value in ``path``; a broken file raises ValueError naming it."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON: {exc}") from None
 
 
 def write_text(path: Path, text: str) -> None:

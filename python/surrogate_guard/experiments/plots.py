@@ -11,7 +11,7 @@ import numpy as np
 
 from .pipeline import SeedArtifacts
 
-__all__ = ["attack_slices", "maximizers_over_density", "budget_curves"]
+__all__ = ["attack_slices", "maximizers_over_density", "budget_curves", "learning_curves"]
 
 
 def _plt():
@@ -115,4 +115,36 @@ def budget_curves(path, results: list[dict]) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def learning_curves(path, results: list[dict], cfg: dict) -> None:
+    """Test RMSE and worst absolute error against oracle calls: one line per strategy (the mean over
+    seeds, log scale), shaded between the seeds' min and max; single random designs as markers."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    curves = [r for r in results if r.get("single") is None]
+    for i, name in enumerate(sorted({r["strategy"] for r in curves})):
+        runs = [r["history"] for r in curves if r["strategy"] == name]
+        calls = sorted(set.intersection(*[{h["calls"] for h in run} for run in runs]))
+        for ax, key in zip(axes, ("test_rmse", "test_worst")):
+            v = np.array([[next(h[key] for h in run if h["calls"] == c) for c in calls] for run in runs])
+            ax.plot(calls, v.mean(axis=0), f"C{i}-", marker=".", label=f"{name} ({len(runs)} seeds)")
+            if len(runs) > 1:
+                ax.fill_between(calls, v.min(axis=0), v.max(axis=0), color=f"C{i}", alpha=0.15)
+    singles = [r for r in results if r.get("single") is not None]
+    for ax, key in zip(axes, ("test_rmse", "test_worst")):
+        if singles:
+            ax.plot([r["calls"] for r in singles], [r["history"][-1][key] for r in singles], "kx",
+                    label="random, one design")
+        ax.set_xlabel("oracle calls (initial design, validation and search included)")
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("test RMSE")
+    axes[1].set_ylabel("worst absolute test error")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{cfg['preset']} preset, {cfg['oracle'] if isinstance(cfg['oracle'], str) else cfg['oracle'].get('kind')}"
+                 f" oracle: active learning, {cfg['test']['points']} test points")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
     plt.close(fig)

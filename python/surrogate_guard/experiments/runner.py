@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any, Callable, Iterator, TypeVar
 
-__all__ = ["setup_threads", "check_seeds", "config_from_args", "per_seed", "standalone"]
+__all__ = ["setup_threads", "check_seeds", "config_from_args", "per_seed", "per_item", "standalone"]
 
 T = TypeVar("T")
 
@@ -46,7 +46,7 @@ def config_from_args(args: argparse.Namespace, defaults: dict) -> dict:
     return cfg
 
 
-def _in_worker(fn: Callable[[dict, int], T], cfg: dict, seed: int) -> T:
+def _in_worker(fn: Callable[[dict, Any], T], cfg: dict, seed: Any) -> T:
     setup_threads(cfg["threads"])
     return fn(cfg, seed)
 
@@ -58,18 +58,22 @@ def per_seed(fn: Callable[[dict, int], T], cfg: dict, jobs: int = 1) -> Iterator
     spawned worker processes (each pinned to ``cfg["threads"]`` torch threads), in the order
     they finish. A worker's exception is raised here.
     """
+    yield from per_item(fn, cfg, check_seeds(cfg["seeds"]), jobs)
+
+
+def per_item(fn: Callable[[dict, Any], T], cfg: dict, items: list, jobs: int = 1) -> Iterator[T]:
+    """Yield ``fn(cfg, item)`` for every item, like ``per_seed`` over an arbitrary list of jobs."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs: expected an int >= 1 (processes), got {jobs!r}")
-    seeds = check_seeds(cfg["seeds"])
-    if jobs == 1 or len(seeds) <= 1:
-        for seed in seeds:
-            yield _in_worker(fn, cfg, seed)
+    if jobs == 1 or len(items) <= 1:
+        for item in items:
+            yield _in_worker(fn, cfg, item)
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(min(jobs, len(seeds)), mp_context=mp.get_context("spawn")) as pool:
-        for fut in as_completed([pool.submit(_in_worker, fn, cfg, s) for s in seeds]):
+    with ProcessPoolExecutor(min(jobs, len(items)), mp_context=mp.get_context("spawn")) as pool:
+        for fut in as_completed([pool.submit(_in_worker, fn, cfg, it) for it in items]):
             yield fut.result()
 
 

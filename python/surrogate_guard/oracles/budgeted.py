@@ -114,6 +114,24 @@ class BudgetedOracle(Oracle):
                 rows = np.where(rows < 0, base - 1 - rows, rows)
             return led.z[rows], led.se[rows]
 
+    def restore(self, X: Any, z: Any, stderr: Any) -> None:
+        """Refill a fresh root oracle's ledger with points paid for earlier (a checkpoint): they count
+        as calls and are served from the cache, exactly as if priced here. The wrapped oracle's own
+        ``calls`` is not changed."""
+        if self._parent is not None or self.calls or len(self._ledger.index):
+            raise ValueError("restore: expected a fresh BudgetedOracle (no parent, nothing priced yet)")
+        X = self.check_points(X)
+        z, se = np.asarray(z, dtype=np.float64), np.asarray(stderr, dtype=np.float64)
+        if z.shape != (len(X),) or se.shape != (len(X),) or not (np.isfinite(z).all() and np.isfinite(se).all()):
+            raise ValueError(f"restore: expected finite z and stderr of shape ({len(X)},), got {z.shape}, {se.shape}")
+        if len({r.tobytes() for r in X}) != len(X):
+            raise ValueError("restore: the points must be distinct (a ledger prices each point once)")
+        if self.budget is not None and len(X) > self.budget:
+            raise BudgetExhausted(f"oracle budget {self.budget}: restoring {len(X)} points exceeds it")
+        with self._ledger.lock:
+            self._ledger.add(X, OracleResult(z, se))
+            self._count(len(X))
+
     def known(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every point priced through this oracle family: (X (k, d), z (k,), stderr (k,)), copies."""
         led = self._ledger

@@ -1,0 +1,204 @@
+"""``ErrorMaximizers``: spend a round's oracle calls at local maximizers of the true error |Y - Z|.
+
+A round of ``n`` points has two parts.
+
+- **Breadth**: a share of scrambled Sobol' points. Priced before the surrogate has seen them,
+  their errors |Y - Z| are out-of-sample: the cheapest honest map of where the surrogate is wrong.
+- **Depth**: a local ascent on |Y - Z|^2 started from the worst of them (and from the training
+  points the surrogate fits worst, a free signal). Two ascents:
+  - ``ascent="moves"`` (the default): a derivative-free hill climb. Each step prices ``moves``
+    Gaussian moves around every centre (scale ``radius`` of the unit box); a centre moves to its
+    best move when that beats it, and its radius halves when none does. Every call lands on a
+    distinct point near high error, so every call is a useful training sample.
+  - ``ascent="gradient"``: the defense's batched ascent (``defense.search``) with a central-
+    difference oracle gradient: 2d + 1 calls per seed and step, in tight stencil clusters
+    (``keep_stencils`` says whether they are trained on). Measured worse (docs/active_learning.md).
+
+The depth/breadth split adapts (``adapt``): after each round the breadth share becomes the share
+of squared error the breadth points found per call, so a round whose ascent finds more error per
+call than Sobol' points gives the next round more depth; it stays in [min_breadth, max_breadth].
+The maximizers, merged within ``merge_radius``, are kept in ``last_maximizers`` (unit coordinates).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from ..defense.search import find_error_maximizers
+from ..defense.seeding import levy_steps
+from ..defense.settings import SearchSettings
+from .base import LearnerState, Proposal, RandomSobol, concat, paid_since
+
+__all__ = ["ErrorMaximizers"]
+
+
+def _merge(unit: np.ndarray, radius: float) -> np.ndarray:
+    """Greedy merge: keep a point unless an earlier kept one is within ``radius``."""
+    kept: list[np.ndarray] = []
+    for u in unit:
+        if all(np.linalg.norm(u - k) > radius for k in kept):
+            kept.append(u)
+    return np.array(kept).reshape(-1, unit.shape[1])
+
+
+@dataclass
+class ErrorMaximizers:
+    """Error-driven sampling by local maximizers of |Y - Z|^2 (see the module docstring).
+
+    Options: ``ascent`` ("moves" or "gradient"); ``steps`` per seed; ``moves`` per centre and step
+    and ``radius`` (unit box) of the moves ascent; ``breadth`` the initial breadth share,
+    ``adapt`` and its bounds ``min_breadth``/``max_breadth``; ``merge_radius``. Gradient ascent:
+    ``lr``, ``levy_scale`` (its Levy seeds), ``keep_stencils``.
+    """
+
+    ascent: Literal["moves", "gradient"] = "moves"
+    steps: int = 3
+    moves: int = 4
+    radius: float = 0.05
+    breadth: float = 0.5
+    adapt: bool = True
+    min_breadth: float = 0.25
+    max_breadth: float = 0.75
+    merge_radius: float = 0.02
+    lr: float = 0.05
+    levy_scale: float = 0.05
+    keep_stencils: bool = True
+    name: str = "error-maximizers"
+    last_maximizers: np.ndarray = field(default_factory=lambda: np.empty((0, 0)), repr=False)
+
+    def __post_init__(self) -> None:
+        if self.ascent not in ("moves", "gradient"):
+            raise ValueError(f"ascent: expected 'moves' or 'gradient', got {self.ascent!r}")
+        for name in ("steps", "moves"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name}: expected an int >= 1, got {v!r}")
+        for name in ("breadth", "min_breadth", "max_breadth"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and 0.0 <= v <= 1.0):
+                raise ValueError(f"{name}: expected a share in [0, 1], got {v!r}")
+        if not self.min_breadth <= self.max_breadth:
+            raise ValueError(f"min_breadth: expected <= max_breadth ({self.max_breadth}), got {self.min_breadth}")
+        for name in ("radius", "merge_radius", "lr", "levy_scale"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
+                raise ValueError(f"{name}: expected a finite number > 0, got {v!r}")
+        self.search = SearchSettings(steps=self.steps, lr=self.lr, decay=0.5, decay_every=2)
+        self._breadth = float(self.breadth)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"breadth_share": self._breadth}
+
+    def load_state_dict(self, d: dict) -> None:
+        v = d.get("breadth_share")
+        if not isinstance(v, float) or not 0.0 <= v <= 1.0:
+            raise ValueError(f"strategy state: breadth_share expected a float in [0, 1], got {v!r}")
+        self._breadth = v
+
+    @property
+    def breadth_share(self) -> float:
+        """The breadth share the next round uses (adapted after each round)."""
+        return self._breadth
+
+    # -- a round -------------------------------------------------------------------------------
+    def candidates(self, state: LearnerState, n: int) -> np.ndarray:
+        """Without an oracle there is no ascent: Gaussian moves around the worst-fit training
+        points (the depth share) and Sobol' points (the breadth share)."""
+        n_b = int(round(self._breadth * n))
+        U = [state.box.normalize(RandomSobol().candidates(state, n_b))] if n_b else []
+        if n - n_b:
+            resid = np.abs(state.surrogate.predict(state.X) - state.y)
+            rows = np.argsort(-resid, kind="stable")[: n - n_b]
+            rows = state.rng.choice(rows, size=n - n_b)
+            U.append(self._moves(state, state.box.normalize(state.X[rows]), np.full(len(rows), self.radius)))
+        return state.box.denormalize(np.vstack(U))
+
+    def _moves(self, state: LearnerState, centres: np.ndarray, radius: np.ndarray, k: int = 1) -> np.ndarray:
+        step = state.rng.normal(size=(len(centres), k, state.box.dim)) * radius[:, None, None]
+        return np.clip(centres[:, None, :] + step, 0.0, 1.0).reshape(-1, state.box.dim)
+
+    def propose(self, state: LearnerState, n: int) -> Proposal:
+        assert state.oracle is not None
+        box = state.box
+        before = len(state.oracle.known()[0])
+        n_b = min(n, max(1, int(round(self._breadth * n))))
+        breadth = RandomSobol().propose(state, n_b)
+        r_b = np.abs(state.surrogate.predict(breadth.X) - breadth.z)
+        depth_budget = n - n_b
+        if self.ascent == "gradient":
+            depth = self._gradient(state, depth_budget)
+        else:
+            depth = self._hill_climb(state, breadth, r_b, depth_budget)
+        parts = [breadth, depth]
+        spent = len(state.oracle.known()[0]) - before  # paid, trained on or not
+        if spent < n:  # a budget too small for one more ascent step: Sobol' points
+            parts.append(RandomSobol().propose(state, n - spent))
+        if self.adapt and len(depth.z):
+            r_d = np.abs(state.surrogate.predict(depth.X) - depth.z)
+            b, d = float(np.mean(r_b**2)), float(np.mean(r_d**2))
+            share = b / (b + d) if b + d > 0 else 0.5
+            self._breadth = float(np.clip(0.5 * (self._breadth + share), self.min_breadth, self.max_breadth))
+        return concat(parts, box.dim)
+
+    def _seeds(self, state: LearnerState, breadth: Proposal, r_b: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``m`` worst of the breadth points and the worst-fit training points (unit, residual)."""
+        resid_tr = np.abs(state.surrogate.predict(state.X) - state.y)
+        top_tr = np.argsort(-resid_tr, kind="stable")[:m]
+        U = np.vstack([state.box.normalize(breadth.X), state.box.normalize(state.X[top_tr])])
+        r = np.concatenate([r_b, resid_tr[top_tr]])
+        order = np.argsort(-r, kind="stable")[:m]
+        return U[order], r[order]
+
+    def _hill_climb(self, state: LearnerState, breadth: Proposal, r_b: np.ndarray, budget: int) -> Proposal:
+        oracle, box = state.oracle, state.box
+        assert oracle is not None
+        m = budget // (self.steps * self.moves)
+        if m < 1:
+            return concat([], box.dim)
+        before = len(oracle.known()[0])
+        centre, best = self._seeds(state, breadth, r_b, m)
+        radius = np.full(m, self.radius)
+        for _ in range(self.steps):
+            U = self._moves(state, centre, radius, self.moves)
+            X = box.denormalize(U)
+            z = np.asarray(oracle.evaluate(X).price)
+            r = np.abs(state.surrogate.predict(X) - z).reshape(m, self.moves)
+            j = np.argmax(r, axis=1)
+            better = r[np.arange(m), j] > best
+            centre = np.where(better[:, None], U.reshape(m, self.moves, -1)[np.arange(m), j], centre)
+            best = np.where(better, r[np.arange(m), j], best)
+            radius = np.where(better, radius, 0.5 * radius)
+        self.last_maximizers = _merge(centre[np.argsort(-best, kind="stable")], self.merge_radius)
+        return paid_since(oracle, before)
+
+    def _gradient(self, state: LearnerState, budget: int) -> Proposal:
+        oracle, box = state.oracle, state.box
+        assert oracle is not None
+        per_seed = self.steps * (2 * box.dim + 1)
+        m = budget // per_seed
+        if m < 1:
+            return concat([], box.dim)
+        before = len(oracle.known()[0])
+        resid = np.abs(state.surrogate.predict(state.X) - state.y)
+        order = np.argsort(-resid, kind="stable")[: 4 * m]
+        rows = state.rng.choice(order, size=min(m, len(order)), replace=False)
+        U = box.normalize(state.X[rows])
+        U = np.vstack([U[: m - m // 4], np.clip(U[m - m // 4:] + self.levy_scale * levy_steps(state.rng, m // 4, box.dim), 0, 1)])
+        mx = find_error_maximizers(state.surrogate, oracle.child(m * per_seed), seeds=box.denormalize(U),
+                                   search=self.search, seed=int(state.rng.integers(2**31)), device="cpu")
+        paid = paid_since(oracle, before)
+        self.last_maximizers = _merge(np.asarray(mx.unit).reshape(-1, box.dim), self.merge_radius)
+        if self.keep_stencils or not len(mx):
+            return paid
+        # Only the maximizers, bit for bit from the ledger; a maximizer that is its own seed (a
+        # training row already) is not added twice.
+        from scipy.spatial import cKDTree
+
+        _, idx = cKDTree(box.normalize(paid.X)).query(mx.unit)
+        idx = np.unique(idx)
+        have = {row.tobytes() for row in state.X}
+        idx = idx[[paid.X[i].tobytes() not in have for i in idx]]
+        return Proposal(paid.X[idx], paid.z[idx], paid.stderr[idx])
