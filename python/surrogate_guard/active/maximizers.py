@@ -54,9 +54,9 @@ class ErrorMaximizers:
     """
 
     ascent: Literal["moves", "gradient"] = "moves"
-    steps: int = 3
-    moves: int = 4
-    radius: float = 0.05
+    steps: int = 2
+    moves: int = 2
+    radius: float = 0.1
     breadth: float = 0.5
     adapt: bool = True
     min_breadth: float = 0.25

@@ -215,9 +215,28 @@ def make_oracle(spec: Any, preset_name: str, where: str = "oracle"):
     kind, options = _split_spec(spec, where)
     preset = presets.get(preset_name)
     try:
+        if "model" in options:
+            options["model"] = _model(options["model"], f"{where}.model")
         return preset.oracle(kind, **options)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: {kind} oracle options {options}: {exc}") from None
+
+
+def _model(spec: Any, where: str) -> Any:
+    """A Monte Carlo model from a config value: ``"gbm"``, ``"heston"`` or ``{"kind": "heston", **params}``."""
+    from ..models import GBM, Heston
+
+    kind, params = (spec, {}) if isinstance(spec, str) else (None, spec)
+    if isinstance(params, dict) and kind is None:
+        params = dict(params)
+        kind = params.pop("kind", None)
+    models = {"gbm": GBM, "heston": Heston}
+    if kind not in models or not isinstance(params, dict):
+        raise ValueError(f"{where}: expected 'gbm', 'heston' or {{kind = 'heston', kappa = ..., ...}}, got {spec!r}")
+    try:
+        return models[kind](**params)
+    except TypeError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def oracle_label(spec: Any) -> str:
