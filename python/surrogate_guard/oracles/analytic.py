@@ -15,6 +15,7 @@ import numpy as np
 
 from ..options import BarrierOption
 from .barrier import BarrierOracle
+from .base import Spec
 
 _SQRT1_2 = 0.7071067811865476
 _LOG_SQRT_2PI = 0.9189385332046728
@@ -131,6 +132,10 @@ class Analytic(BarrierOracle):
 
     def __init__(self, option: BarrierOption, *, box=None) -> None:
         super().__init__(option, box)
+
+    def spec(self) -> Spec:
+        """``(Analytic, kwargs)``: what pickles (oracles/base.py)."""
+        return Analytic, {"option": self.option, "box": self.box}
 
     def _evaluate(self, X: np.ndarray) -> tuple[np.ndarray, None]:
         out = np.empty(X.shape[0], dtype=np.float64)

@@ -5,6 +5,13 @@ points it priced (``calls``, the cost unit every defense and active-learning ste
 validates its input once, and is safe to call from several threads. ``evaluate`` returns the
 values with their standard errors (zeros for deterministic oracles). Wrappers (budget, cache,
 executor) are oracles too, so they compose.
+
+Pickling: an oracle travels as its configuration, never as live state. ``spec()`` returns
+``(class, kwargs)`` such that ``class(**kwargs)`` builds an equal oracle, and ``Oracle.__reduce__``
+pickles exactly that, so the copy a worker process unpickles is rebuilt from constructor arguments
+(native settings recreated there, a fresh lock, ``calls`` back to 0). Every built-in oracle has a
+``spec()``; ``BudgetedOracle`` refuses (its ledger must stay in one place: budget the
+``Distributed`` oracle instead), and so does a subclass that defines none.
 """
 from __future__ import annotations
 
@@ -17,6 +24,8 @@ import numpy as np
 from ..box import Box
 
 __all__ = ["Oracle", "OracleLike", "OracleResult", "check_oracle"]
+
+Spec = tuple[type, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -127,5 +136,18 @@ class Oracle:
     def _evaluate(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def spec(self) -> Spec:
+        """``(class, kwargs)`` that rebuild this oracle from its constructor arguments (what pickles)."""
+        raise TypeError(f"{type(self).__name__}: this oracle has no picklable description; define "
+                        "spec() -> (class, kwargs) so that class(**kwargs) rebuilds it from its constructor arguments")
+
+    def __reduce__(self) -> tuple[Any, tuple[type, dict[str, Any]]]:
+        return _rebuild, self.spec()
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dim={self.dim}, calls={self.calls})"
+
+
+def _rebuild(cls: type, kwargs: dict[str, Any]) -> Any:
+    """Unpickling: a new oracle from its ``spec()``."""
+    return cls(**kwargs)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Oracle, OracleLike, OracleResult, check_oracle, frozen_result
+from .base import Oracle, OracleLike, OracleResult, Spec, check_oracle, frozen_result
 
 __all__ = ["BudgetedOracle", "BudgetExhausted"]
 
@@ -73,6 +73,12 @@ class BudgetedOracle(Oracle):
         super()._count(n)
         if self._parent is not None:
             self._parent._count(n)
+
+    def spec(self) -> Spec:
+        """Refused: the ledger (cache, count, budget) must stay in one process."""
+        raise TypeError("BudgetedOracle cannot be pickled or distributed: its cache and budget must stay in one place; "
+                        "budget the distributed oracle instead, BudgetedOracle(Distributed(oracle, executor), budget), "
+                        "so that counting stays above distribution")
 
     # -- the protocol ----------------------------------------------------------------------------
     def check_points(self, X: Any, name: str = "X") -> np.ndarray:

@@ -12,6 +12,7 @@ from .._validate import check_float, check_int
 from ..options import BarrierOption
 from . import _fd_kernel as K
 from .barrier import BarrierOracle
+from .base import Spec
 
 __all__ = ["FiniteDifference"]
 
@@ -92,6 +93,12 @@ class FiniteDifference(BarrierOracle):
         self.std_devs = check_float(std_devs, "std_devs", positive=True)
         if not 3.0 <= self.std_devs <= 20.0:
             raise ValueError(f"std_devs: expected a number in [3, 20], got {self.std_devs!r}")
+
+    def spec(self) -> Spec:
+        """``(FiniteDifference, kwargs)``: what pickles (oracles/base.py)."""
+        return FiniteDifference, {"option": self.option, "space_steps": self.space_steps,
+                                  "time_steps": self.time_steps, "rannacher_steps": self.rannacher_steps,
+                                  "std_devs": self.std_devs, "richardson": self.richardson, "box": self.box}
 
     @property
     def node_steps(self) -> int:

@@ -3,16 +3,19 @@
 This is how anything that is not a barrier option (a simulation code, a test function, another
 library's model) becomes an oracle the surrogate, the attacks, the defense and the budget layer
 accept. Rows the function fails on are named: when it raises on a batch, the batch is retried
-row by row to find them; when it returns NaN or inf, those rows are reported.
+row by row to find them; when it returns NaN or inf, those rows are reported. It pickles as
+``(fn, box, stderr, name)`` (oracles/base.py), so ``fn`` must pickle to reach worker processes: a
+module-level function (or a ``functools.partial`` of one) does, a lambda or a local function
+does not.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import numpy as np
 
 from ..box import Box
-from .base import Oracle
+from .base import Oracle, Spec
 
 __all__ = ["Function", "OracleFunctionError"]
 
@@ -20,12 +23,21 @@ _MAX_ROWS_NAMED = 10  # rows listed in an error message
 _MAX_ROWS_RETRIED = 1000  # a failing batch is retried row by row up to this many rows
 
 
-class OracleFunctionError(ValueError):
-    """A user oracle raised or returned a non-finite value; ``rows`` are the offending row indices."""
+FailureKind = Literal["raised", "non-finite"]
 
-    def __init__(self, message: str, rows: np.ndarray) -> None:
+
+class OracleFunctionError(ValueError):
+    """A user oracle raised (``kind`` "raised") or returned a non-finite value (``kind``
+    "non-finite"); ``rows`` are the offending row indices of the batch. Pickles intact (it crosses
+    processes from a worker), rows and kind included."""
+
+    def __init__(self, message: str, rows: np.ndarray, kind: FailureKind = "raised") -> None:
         super().__init__(message)
         self.rows = rows
+        self.kind = kind
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self), self.rows, self.kind)
 
 
 def _rows_text(rows: np.ndarray) -> str:
@@ -59,6 +71,10 @@ class Function(Oracle):
         self.stderr = stderr
         self.name = name or getattr(fn, "__name__", type(fn).__name__)
 
+    def spec(self) -> Spec:
+        """``(Function, kwargs)``: what pickles (oracles/base.py); ``fn`` must pickle too."""
+        return Function, {"fn": self.fn, "box": self.box, "stderr": self.stderr, "name": self.name}
+
     def _call_values(self, fn: Callable, X: np.ndarray, what: str) -> np.ndarray:
         X = X.view()  # read-only view: the caller's own array keeps its flags
         X.setflags(write=False)
@@ -84,7 +100,7 @@ class Function(Oracle):
         if bad.size:
             raise OracleFunctionError(f"oracle {self.name!r}: {what} returned non-finite values on rows "
                                       f"{_rows_text(bad)}; first: row {int(bad[0])} at {X[bad[0]].tolist()} "
-                                      f"gave {arr[bad[0]]!r}", bad)
+                                      f"gave {arr[bad[0]]!r}", bad, "non-finite")
         return arr
 
     def _failing_rows(self, fn: Callable, X: np.ndarray) -> np.ndarray:

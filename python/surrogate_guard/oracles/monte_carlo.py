@@ -18,7 +18,7 @@ from .._validate import check_int
 from ..models import GBM, Heston
 from ..options import BarrierOption
 from .barrier import BarrierOracle
-from .base import OracleResult
+from .base import OracleResult, Spec
 
 __all__ = ["MonteCarlo", "MCResult"]
 
@@ -105,6 +105,14 @@ class MonteCarlo(BarrierOracle):
                                       paths=self.paths, steps=self.steps, seed=self.seed, bridge=self.bridge,
                                       antithetic=self.antithetic, single=self.precision == "float32",
                                       threads=self.threads)
+
+    def spec(self) -> Spec:
+        """``(MonteCarlo, kwargs)``: what pickles (oracles/base.py). The device is the resolved one,
+        so a copy computes what this oracle computes (bitwise) or fails if that device is absent."""
+        return MonteCarlo, {"option": self.option, "model": self.model, "paths": self.paths, "steps": self.steps,
+                            "seed": self.seed, "bridge": self.bridge, "antithetic": self.antithetic,
+                            "device": self.device, "precision": self.precision,
+                            "threads": self.threads or None, "box": self.box}
 
     def _check_memory(self, n: int) -> None:
         need = _core.mc_workspace_bytes(n, self._config, self.device)
