@@ -36,7 +36,8 @@ UPDATES: tuple[str, ...] = ("retrain", "finetune")
 class Round:
     """One round: oracle calls so far (all of them, ``tell``'s included), training-set size,
     validation and (when a test set is given) test RMSE and worst absolute error, seconds spent
-    proposing (search and pricing) and updating, and wall seconds since the learner started."""
+    proposing (search and pricing) and updating, wall seconds since the learner started and, of
+    them, seconds inside the oracle (``tell``'s oracle time is the caller's, not counted)."""
 
     round: int
     calls: int
@@ -48,6 +49,7 @@ class Round:
     propose_s: float
     fit_s: float
     wall_s: float
+    oracle_s: float
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -132,6 +134,7 @@ class ActiveLearner:
         self.told = 0  # points labelled by the caller (tell)
         self._fitted_on = -1  # training-set size of the last update (-1: never)
         self._elapsed = 0.0  # wall seconds of earlier runs (checkpoints)
+        self._oracle_s0 = 0.0  # oracle seconds of earlier runs (checkpoints)
 
     def _check_test(self, test: Any) -> tuple[np.ndarray, np.ndarray]:
         if not isinstance(test, (tuple, list)) or len(test) != 2:
@@ -199,8 +202,9 @@ class ActiveLearner:
     def _record(self, propose_s: float, fit_s: float) -> Round:
         vr, vw = _errors(self.surrogate, self.val)
         tr, tw = _errors(self.surrogate, self.test)
+        oracle_s = self._oracle_s0 + (0.0 if self.oracle is None else self.oracle.seconds)
         r = Round(len(self.history), self.calls, len(self.y), vr, vw, tr, tw, propose_s, fit_s,
-                  self._elapsed + time.perf_counter() - self._t0)
+                  self._elapsed + time.perf_counter() - self._t0, oracle_s)
         self.history.append(r)
         return r
 

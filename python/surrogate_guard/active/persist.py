@@ -99,6 +99,7 @@ def restore_learner(lr: Any, path: Any) -> None:
     lr.oracle = oracle if oracle is not None else lr.oracle
     lr.rng, lr.history, lr.surrogate = rng, history, surrogate
     lr.told, lr._fitted_on, lr._elapsed = int(meta["told"]), int(meta["fitted_on"]), float(meta["elapsed"])
+    lr._oracle_s0 = history[-1].oracle_s if history else 0.0
 
 
 def load_learner(cls: Any, path: Any, oracle: Any, test: Any) -> Any:

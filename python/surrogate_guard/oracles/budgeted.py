@@ -9,6 +9,7 @@ every point paid for, in the order it was priced.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ class _Ledger:
         self.z = np.empty(0)
         self.se = np.empty(0)
         self.lock = threading.RLock()
+        self.seconds = 0.0  # wall seconds inside the wrapped oracle
 
     def add(self, X: np.ndarray, res: OracleResult) -> None:
         base = len(self.index)
@@ -113,7 +115,11 @@ class BudgetedOracle(Oracle):
                 raise BudgetExhausted(f"oracle budget {self.budget}: {self.calls} used, {len(first)} more requested"
                                       f" ({self.remaining:g} left here or in a parent budget)")
             if first:
-                res = self.oracle.evaluate(X[first])
+                t0 = time.perf_counter()
+                try:
+                    res = self.oracle.evaluate(X[first])
+                finally:
+                    led.seconds += time.perf_counter() - t0
                 base = len(led.index)
                 led.add(X[first], res)
                 self._count(len(first))
@@ -137,6 +143,11 @@ class BudgetedOracle(Oracle):
         with self._ledger.lock:
             self._ledger.add(X, OracleResult(z, se))
             self._count(len(X))
+
+    @property
+    def seconds(self) -> float:
+        """Wall seconds spent inside the wrapped oracle by this family (parent and children)."""
+        return self._ledger.seconds
 
     def known(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every point priced through this oracle family: (X (k, d), z (k,), stderr (k,)), copies."""
