@@ -1,5 +1,6 @@
 # Two commands matter: `make demo` and `make test`. Both create .venv if missing,
-# install the package (building the native core), then run.
+# install the package (building the native core), then run. `make demo` runs the whole story
+# (label, train, poison, detect, repair) at demo size and prints where its report is (runs/demo/report.md).
 PY ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python

@@ -112,7 +112,8 @@ def test_the_string_none_cannot_be_written():
 def test_unknown_key_in_toml_names_the_dotted_key(tmp_path):
     path = tmp_path / "typo.toml"
     path.write_text("[defense.check]\nk_sigmaa = 3.0\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"config\.defense\.check\.k_sigmaa: unknown key 'k_sigmaa'; expected one of"):
+    with pytest.raises(ValueError, match=r"config\.defense\.check\.k_sigmaa: unknown key 'k_sigmaa' "
+                                         r"\(did you mean 'k_sigma'\?\); expected one of"):
         xconfig.load_config(str(path), DEFEND_CONFIG)
     path.write_text("n_trian = 5\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"config\.n_trian: unknown key 'n_trian'"):
@@ -207,3 +208,40 @@ def test_a_runner_takes_a_toml_config(tmp_path):
     assert main(["attack", "--config", str(path), "--out", str(out), "--no-plot"]) == 0
     rep = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert rep["config"] == xconfig.merge(ATTACK_CONFIG, tiny) and rep["config"]["fit"]["patience"] is None
+
+
+def test_a_user_function_is_an_oracle_over_its_box(tmp_path, monkeypatch):
+    """``"package.module:function"`` with a box table: ``sg.oracles.Function``; errors name the keys."""
+    import numpy as np
+
+    import surrogate_guard as sg
+
+    (tmp_path / "two_d.py").write_text("def f(X):\n    return X[:, 0] + 2 * X[:, 1]\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    box = {"bounds": [[0.0, 1.0], [-1.0, 1.0]], "names": ["a", "b"]}
+    f = xconfig.make_oracle("two_d:f", "paper", box=box)
+    assert isinstance(f, sg.oracles.Function) and f.box.names == ("a", "b")
+    np.testing.assert_array_equal(f(np.array([[0.5, 1.0]])), [2.5])
+    with pytest.raises(ValueError, match=r"oracle: 'two_d:g': 'two_d' has no attribute 'g'"):
+        xconfig.make_oracle("two_d:g", "paper", box=box)
+    with pytest.raises(ValueError, match=r"box: the user oracle 'two_d:f' needs its box"):
+        xconfig.make_oracle("two_d:f", "paper")
+    with pytest.raises(ValueError, match=r"data\.box\.bound: unknown key 'bound' \(did you mean 'bounds'\?\)"):
+        xconfig.make_box({"bound": [[0, 1]]}, "data.box")
+    with pytest.raises(ValueError, match=r"box: box: expected high > low in every column; column 0"):
+        xconfig.make_box({"bounds": [[1.0, 0.0]]})
+    with pytest.raises(ValueError, match=r"oracle: expected a user oracle as 'package.module:function', got 'x:'"):
+        xconfig.make_oracle("x:", "paper", box=box)
+
+
+def test_check_types_names_the_key():
+    defaults = {"n": 1, "x": 1.0, "flag": True, "name": "a", "ws": [1, 2], "t": {"k": 0.5}, "free": None}
+    xconfig.check_types({**defaults, "x": 2, "free": "anything"}, defaults)  # an int where a float is: fine
+    for bad, msg in ((("n", "many"), r"config\.n: expected an int, got str 'many'"),
+                     (("n", True), r"config\.n: expected an int, got bool True"),
+                     (("flag", 1), r"config\.flag: expected true or false, got int 1"),
+                     (("ws", [1, "2"]), r"config\.ws\[1\]: expected an int, got str '2'"),
+                     (("t", {"k": "half"}), r"config\.t\.k: expected a number, got str 'half'")):
+        with pytest.raises(TypeError, match=msg):
+            xconfig.check_types({**defaults, bad[0]: bad[1]}, defaults)
+    xconfig.check_types({**defaults, "n": "auto"}, defaults, also={"n": (str,)})

@@ -185,14 +185,15 @@ def test_quality_cli_tiny_run(tmp_path):
         main(["quality", "--out", str(out), "--presets", "paper,nope"])
 
 
-def test_demo_prints_every_oracle(capsys):
-    assert main(["demo", "--n", "4", "--mc-paths", "1024", "--mc-steps", "4"]) == 0
+def test_price_prints_every_oracle(capsys):
+    """`price` (the pricing demo, `demo` before `run` existed)."""
+    assert main(["price", "--n", "4", "--mc-paths", "1024", "--mc-steps", "4"]) == 0
     text = capsys.readouterr().out
     for name in ("analytic (closed form)", "finite difference", "Monte Carlo (", "1024 paths x 4 steps"):
         assert name in text, text
     assert "max |err|/SE" in text and text.count("max |err|/SE") == 1  # only the noisy engine has SEs
     with pytest.raises(ValueError, match="--n: expected a count >= 1, got 0"):
-        main(["demo", "--n", "0"])
+        main(["price", "--n", "0"])
 
 
 # -- config ----------------------------------------------------------------------------------------
@@ -200,7 +201,8 @@ def test_config_merge_and_load(tmp_path):
     merged = xconfig.merge(ATTACK_CONFIG, {"fit": {"epochs": 5}, "oracle": {"kind": "monte_carlo"}})
     assert merged["fit"] == {**ATTACK_CONFIG["fit"], "epochs": 5} and merged["oracle"] == {"kind": "monte_carlo"}
     assert ATTACK_CONFIG["fit"]["epochs"] == 300  # the defaults are not touched
-    with pytest.raises(ValueError, match=r"config\.attack\.radiuss: unknown key 'radiuss'; expected one of"):
+    with pytest.raises(ValueError, match=r"config\.attack\.radiuss: unknown key 'radiuss' \(did you mean 'radius'\?\); "
+                                         r"expected one of"):
         xconfig.merge(ATTACK_CONFIG, {"attack": {"radiuss": 0.2}})
     with pytest.raises(ValueError, match=r"config\.defense\.check\.k_sigmaa: unknown key"):
         xconfig.merge(DEFEND_CONFIG, {"defense": {"check": {"k_sigmaa": 3}}})

@@ -14,6 +14,8 @@ written; no option takes it). Ints and floats stay apart: ``1.0`` is written as 
 from __future__ import annotations
 
 import copy
+import difflib
+import importlib
 import json
 import os
 import re
@@ -24,10 +26,12 @@ from typing import Any
 import tomli_w
 
 from .. import presets
+from ..box import Box
 from .io import write_text
 
-__all__ = ["ORACLE_KINDS", "CONFIG_SUFFIXES", "TOML_NONE", "merge", "load_config", "dump_toml", "save_config",
-           "make_oracle", "oracle_label", "parse_ints"]
+__all__ = ["ORACLE_KINDS", "CONFIG_SUFFIXES", "TOML_NONE", "merge", "unknown_key", "check_types", "load_config",
+           "dump_toml", "save_config", "make_oracle", "is_user_oracle", "make_box", "load_function", "oracle_label",
+           "parse_ints"]
 
 ORACLE_KINDS: tuple[str, ...] = ("analytic", "finite_difference", "monte_carlo")
 CONFIG_SUFFIXES: tuple[str, ...] = (".toml", ".json")
@@ -48,7 +52,7 @@ def merge(defaults: dict, override: Any, where: str = "config") -> dict:
     out = copy.deepcopy(defaults)
     for k, v in override.items():
         if k not in out:
-            raise ValueError(f"{where}.{k}: unknown key {k!r}; expected one of {sorted(out)}")
+            raise ValueError(unknown_key(where, k, out))
         if isinstance(out[k], dict) and out[k]:
             out[k] = merge(out[k], v, f"{where}.{k}")
         elif isinstance(out[k], dict) and not isinstance(v, dict):
@@ -56,6 +60,64 @@ def merge(defaults: dict, override: Any, where: str = "config") -> dict:
         else:
             out[k] = copy.deepcopy(v)
     return out
+
+
+def unknown_key(where: str, key: Any, known: Any) -> str:
+    """The message for ``key`` missing from ``known``: its dotted path, the closest known key
+    (difflib) when one is close, and every known key: ``config.attack.radus: unknown key 'radus'
+    (did you mean 'radius'?); expected one of [...]``."""
+    names = sorted(str(k) for k in known)
+    close = difflib.get_close_matches(str(key), names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{where}.{key}: unknown key {key!r}{hint}; expected one of {names}"
+
+
+def _type_name(d: Any) -> str:
+    if isinstance(d, bool):
+        return "true or false"
+    if isinstance(d, int):
+        return "an int"
+    if isinstance(d, float):
+        return "a number"
+    names: dict[type, str] = {str: "a string", list: "a list", dict: "a table"}
+    return names.get(type(d), type(d).__name__)
+
+
+def _same_type(v: Any, d: Any) -> bool:
+    """Whether ``v`` may stand where the default ``d`` is: bool for bool, int (not bool) for int,
+    int or float for float, and the same container or string type otherwise."""
+    if isinstance(d, bool) or isinstance(v, bool):
+        return isinstance(v, bool) and isinstance(d, bool)
+    if isinstance(d, int):
+        return isinstance(v, int)
+    if isinstance(d, float):
+        return isinstance(v, (int, float))
+    return isinstance(v, type(d))
+
+
+def check_types(cfg: dict, defaults: dict, where: str = "config", *,
+                also: dict[str, tuple[type, ...]] | None = None) -> None:
+    """Every value of ``cfg`` (a merged config) has its default's type, at any depth: an int where
+    the default is an int, an int or float where it is a float, a list's items like the default
+    list's first item. ``also``: {dotted key without "config.": further types it may take}, e.g.
+    ``{"fit.epochs": (str,)}``. Defaults that are None or empty tables (open options) are not
+    checked. A TypeError names the key, what was expected and what came."""
+    also = also or {}
+    prefix = where.partition(".")[2]
+    for k, d in defaults.items():
+        key, v = f"{where}.{k}", cfg[k]
+        extra = also.get(f"{prefix}.{k}" if prefix else str(k), ())
+        if d is None or (isinstance(d, dict) and not d) or (extra and isinstance(v, extra)):
+            continue
+        if not _same_type(v, d):
+            raise TypeError(f"{key}: expected {_type_name(d)}, got {type(v).__name__} {v!r}")
+        if isinstance(d, dict):
+            check_types(v, d, key, also=also)
+        elif isinstance(d, list) and d and d[0] is not None and not isinstance(d[0], (list, dict)):
+            bad = [i for i, item in enumerate(v) if not _same_type(item, d[0])]
+            if bad:
+                raise TypeError(f"{key}[{bad[0]}]: expected {_type_name(d[0])}, got "
+                                f"{type(v[bad[0]]).__name__} {v[bad[0]]!r}")
 
 
 def _suffix(path: str | os.PathLike[str], what: str) -> str:
@@ -205,13 +267,30 @@ def _split_spec(spec: Any, where: str) -> tuple[Any, dict]:
     return kind, options
 
 
-def make_oracle(spec: Any, preset_name: str, where: str = "oracle"):
-    """An oracle of preset ``preset_name`` from a config value ``spec``: ``"analytic"`` (any kind
-    name, default options) or ``{"kind": "analytic" | "finite_difference" | "monte_carlo", **options}``
-    (``options`` go to the engine's constructor, e.g. ``paths``, ``steps``, ``seed``, ``device``).
+def make_oracle(spec: Any, preset_name: str, where: str = "oracle", *, box: Any = None,
+                box_where: str = "box"):
+    """An oracle from a config value ``spec``.
 
-    The oracle's ``box`` is the preset's box. Errors name ``where`` (the config key).
+    - ``"analytic"`` (any kind name, default options) or ``{"kind": "analytic" | "finite_difference" |
+      "monte_carlo", **options}`` (``options`` go to the engine's constructor, e.g. ``paths``,
+      ``steps``, ``seed``, ``device``): an oracle of preset ``preset_name`` on the preset's box.
+    - ``"package.module:function"`` (a user's vectorized ``(n, d) -> (n,)`` function, imported):
+      ``sg.oracles.Function`` over ``box``, a config table ``{bounds = [[lo, hi], ...], names = [...]}``
+      (``make_box``); ``preset_name`` is not used.
+
+    ``box`` is only for a user oracle. Errors name ``where`` (the oracle's config key) or ``box_where``.
     """
+    if is_user_oracle(spec):
+        fn = load_function(spec, where)
+        if box is None:
+            raise ValueError(f"{box_where}: the user oracle {spec!r} needs its box: a table "
+                             "{bounds = [[lo, hi], ...], names = [...]} (names optional)")
+        from ..oracles import Function
+
+        return Function(fn, make_box(box, box_where), name=spec)
+    if box is not None:
+        raise ValueError(f"{box_where}: a box is only for a user oracle 'package.module:function'; "
+                         f"the built-in oracle {oracle_label(spec)} gets the box of preset {preset_name!r}")
     kind, options = _split_spec(spec, where)
     preset = presets.get(preset_name)
     try:
@@ -220,6 +299,50 @@ def make_oracle(spec: Any, preset_name: str, where: str = "oracle"):
         return preset.oracle(kind, **options)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: {kind} oracle options {options}: {exc}") from None
+
+
+def is_user_oracle(spec: Any) -> bool:
+    """Whether ``spec`` names a user's function (``"package.module:function"``) rather than a kind."""
+    return isinstance(spec, str) and ":" in spec
+
+
+def load_function(path: str, where: str = "oracle") -> Any:
+    """The callable named ``"package.module:function"`` (``function`` may be dotted: ``Class.method``),
+    imported with importlib (the module's folder must be on ``sys.path``, e.g. through PYTHONPATH)."""
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr or ":" in attr:
+        raise ValueError(f"{where}: expected a user oracle as 'package.module:function', got {path!r}")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"{where}: cannot import module {module_name!r} of {path!r} ({exc}); is its folder "
+                         "on PYTHONPATH?") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"{where}: {path!r}: {getattr(obj, '__name__', module_name)!r} has no attribute {part!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ValueError(f"{where}: {path!r} is a {type(obj).__name__}, expected a callable (n, d) -> (n,)")
+    return obj
+
+
+def make_box(spec: Any, where: str = "box") -> Box:
+    """An ``sg.Box`` from a config table ``{"bounds": [[lo, hi], ...], "names": [...]}`` (names optional)."""
+    if not isinstance(spec, dict):
+        raise TypeError(f"{where}: expected a table {{bounds = [[lo, hi], ...], names = [...]}}, "
+                        f"got {type(spec).__name__} {spec!r}")
+    for k in spec:
+        if k not in ("bounds", "names"):
+            raise ValueError(unknown_key(where, k, ("bounds", "names")))
+    if "bounds" not in spec:
+        raise ValueError(f"{where}: expected a 'bounds' key: [[lo, hi], ...], one pair per input column")
+    names = spec.get("names") or ()
+    if not isinstance(names, (list, tuple)):
+        raise TypeError(f"{where}.names: expected a list of column names, got {type(names).__name__} {names!r}")
+    try:
+        return Box.from_bounds(spec["bounds"], tuple(names))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def _model(spec: Any, where: str) -> Any:

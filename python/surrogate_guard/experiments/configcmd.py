@@ -16,6 +16,7 @@ __all__ = ["RUNNERS", "add_arguments", "runner_defaults", "header", "run"]
 
 # Runner name -> the module holding its DEFAULT_CONFIG (imported only when that runner is asked for).
 RUNNERS: dict[str, str] = {
+    "run": "surrogate_guard.experiments.story",
     "attack": "surrogate_guard.experiments.attack",
     "defend": "surrogate_guard.experiments.defend",
     "quality": "surrogate_guard.experiments.quality",

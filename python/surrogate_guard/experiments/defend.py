@@ -33,7 +33,7 @@ from .pipeline import SeedArtifacts, clean_data, make_attack, train_surrogate
 from .runner import config_from_args, per_seed, setup_threads, standalone
 
 __all__ = ["DEFAULT_CONFIG", "DefendSeed", "add_arguments", "run", "run_one", "sweep_seed", "settings",
-           "defense_oracle", "summary_table", "sweep_table"]
+           "defense_oracle", "summary_table", "sweep_table", "budget_of", "run_detect", "method_row", "false_alarm"]
 
 DEFAULT_CONFIG: dict = {
     **copy.deepcopy(ATTACK_CONFIG),
@@ -109,11 +109,11 @@ def _check_config(cfg: dict) -> None:
 
 
 # -- one detection ---------------------------------------------------------------------------------
-def _budget(frac: float, n: int) -> int:
+def budget_of(frac: float, n: int) -> int:
     return max(1, int(frac * n))
 
 
-def _detect(cfg: dict, model, oracle, X, y, budget: int, seed: int, strategy: Any, y_stderr=None) -> DetectionReport:
+def run_detect(cfg: dict, model, oracle, X, y, budget: int, seed: int, strategy: Any, y_stderr=None) -> DetectionReport:
     """``detect`` at the config's settings; ``y_stderr``: the labels' own standard errors (the
     labelling oracle's), so noisy labels are judged by their own noise and the checker's."""
     search, check = settings(cfg)
@@ -129,7 +129,7 @@ def _fmt(x: float | None, spec: str = ".3f") -> str:
     return "n/a" if x is None else format(x, spec)
 
 
-def _row(kind: str, name: str, frac: float, budget: int, rep: DetectionReport, ps, region) -> dict:
+def method_row(kind: str, name: str, frac: float, budget: int, rep: DetectionReport, ps, region) -> dict:
     """One method at one budget, judged against the truth: counts beside rates, region hit, cost."""
     c = rep.cost
     counts = rep.counts(ps.is_poison)
@@ -149,17 +149,17 @@ def _method_rows(cfg: dict, model, oracle, ps, region, seed: int) -> list[dict]:
     _, check = settings(cfg)
     rows = []
     for frac in dcfg["budget_fractions"]:
-        budget = _budget(frac, n)
+        budget = budget_of(frac, n)
         for strat in dcfg["strategies"]:
-            rep = _detect(cfg, model, oracle, ps.X, ps.y, budget, seed, strat, ps.y_stderr)
-            rows.append(_row("detect", strat, frac, budget, rep, ps, region))
+            rep = run_detect(cfg, model, oracle, ps.X, ps.y, budget, seed, strat, ps.y_stderr)
+            rows.append(method_row("detect", strat, frac, budget, rep, ps, region))
         rep = random_relabel(model, oracle, ps.X, ps.y, oracle_budget=budget, seed=seed, check=check,
                              y_stderr=ps.y_stderr)
-        rows.append(_row("baseline", "random_relabel", frac, budget, rep, ps, region))
-    rows.append(_row("baseline", "neighbour_outliers", 0.0, 0, neighbour_outliers(model, ps.X, ps.y), ps, region))
+        rows.append(method_row("baseline", "random_relabel", frac, budget, rep, ps, region))
+    rows.append(method_row("baseline", "neighbour_outliers", 0.0, 0, neighbour_outliers(model, ps.X, ps.y), ps, region))
     if dcfg["trim"]:
         rep = trimmed_retraining(model, ps.X, ps.y, seed=seed, device=cfg["device"], **cfg["fit"])
-        rows.append(_row("baseline", "trimmed_retraining", 0.0, 0, rep, ps, region))
+        rows.append(method_row("baseline", "trimmed_retraining", 0.0, 0, rep, ps, region))
     return rows
 
 
@@ -181,11 +181,11 @@ class DefendSeed:
     main: DetectionReport | None = None
 
 
-def _false_alarm(cfg: dict, art: SeedArtifacts, oracle, budget: int, seed: int) -> dict:
-    """The main setting on the clean surrogate and its honest training set, checked by ``oracle``."""
-    cs = art.clean_set
+def false_alarm(cfg: dict, clean, cs, oracle, budget: int, seed: int) -> dict:
+    """The main setting on the ``clean`` surrogate and its honest training set ``cs`` (a
+    ``data.Labelled``), checked by ``oracle``."""
     assert cs is not None
-    fa = _detect(cfg, art.clean, oracle, cs.X, cs.y, budget, seed, cfg["defense"]["main_strategy"], cs.y_stderr)
+    fa = run_detect(cfg, clean, oracle, cs.X, cs.y, budget, seed, cfg["defense"]["main_strategy"], cs.y_stderr)
     counts = fa.counts(np.zeros(len(cs), dtype=bool))
     return {"flagged_regions": int(len(fa.flagged)), "suspect_rows": int(len(fa.suspects)),
             "confirmed_rows": int(len(fa.confirmed)), "inferred_rows": int(len(fa.inferred)), "rows": len(cs),
@@ -201,8 +201,8 @@ def run_one(cfg: dict, seed: int, keep: bool = True) -> DefendSeed:
     model, ps = art.poisoned[n_guard]
     dcfg, region = cfg["defense"], art.region
     rows = _method_rows(cfg, model, d_oracle, ps, region, seed)
-    budget = _budget(dcfg["main_budget_fraction"], len(ps.y))
-    main = _detect(cfg, model, d_oracle, ps.X, ps.y, budget, seed, dcfg["main_strategy"], ps.y_stderr)
+    budget = budget_of(dcfg["main_budget_fraction"], len(ps.y))
+    main = run_detect(cfg, model, d_oracle, ps.X, ps.y, budget, seed, dcfg["main_strategy"], ps.y_stderr)
     repaired = main.repair(model, mode=dcfg["repair_mode"], seed=seed, device=cfg["device"], **cfg["fit"])
     counts = main.counts(ps.is_poison)
     result = {
@@ -213,7 +213,7 @@ def run_one(cfg: dict, seed: int, keep: bool = True) -> DefendSeed:
         "main_calls_fraction": main.cost.fraction_of_relabel_all,
         "ball_error": _ball_errors({"clean": art.clean, "poisoned": model, "repaired": repaired},
                                    label_oracle, region, seed),
-        "false_alarm": _false_alarm(cfg, art, d_oracle, budget, seed),
+        "false_alarm": false_alarm(cfg, art.clean, art.clean_set, d_oracle, budget, seed),
     }
     return DefendSeed(result, art, main) if keep else DefendSeed(result)
 
@@ -302,12 +302,12 @@ def sweep_seed(cfg: dict, seed: int) -> list[dict]:
         ps = attack.apply(clean.X, clean.y, oracle, box=preset.box, seed=seed, y_stderr=clean.y_stderr)
         model, _ = train_surrogate(vcfg, preset.box, ps.X, ps.y, seed)
         region = attack.region(preset.box)
-        budget = _budget(dcfg["main_budget_fraction"], len(ps.y))
-        rep = _detect(cfg, model, d_oracle, ps.X, ps.y, budget, seed, dcfg["main_strategy"], ps.y_stderr)
+        budget = budget_of(dcfg["main_budget_fraction"], len(ps.y))
+        rep = run_detect(cfg, model, d_oracle, ps.X, ps.y, budget, seed, dcfg["main_strategy"], ps.y_stderr)
         X_ball = region.sample(1000, 20_000 + seed, 0.0, region.radius)
         shift_learned = float(np.mean(model.predict(X_ball) - oracle(X_ball)))
         row = {"seed": seed, "vary": name, "value": value, "learned_shift": shift_learned,
-               **_row("detect", dcfg["main_strategy"], dcfg["main_budget_fraction"], budget, rep, ps, region)}
+               **method_row("detect", dcfg["main_strategy"], dcfg["main_budget_fraction"], budget, rep, ps, region)}
         rows.append(row)
         print(f"seed {seed} {name}={value}: learned shift {shift_learned:+.2f} recall {_fmt(row['recall'])} "
               f"fpr {row['fpr']:.4f} hit {row['hit']} (maximizer {row['hit_maximizer']}) "

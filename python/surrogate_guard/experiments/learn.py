@@ -14,7 +14,7 @@ import argparse
 import functools
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from .config import make_oracle, oracle_label
 from .io import outdir, read_json, write_json, write_text
 from .runner import config_from_args, per_item, setup_threads, standalone
 
-__all__ = ["DEFAULT_CONFIG", "add_arguments", "run", "run_one", "summarize", "table"]
+__all__ = ["DEFAULT_CONFIG", "TimedOracle", "add_arguments", "make_learner", "run", "run_one", "summarize", "table"]
 
 DEFAULT_CONFIG: dict = {
     "preset": "paper",
@@ -50,11 +50,13 @@ DEFAULT_CONFIG: dict = {
 }
 
 
-class _Timed:
-    """An oracle that adds the seconds of its ``evaluate`` calls to ``seconds``."""
+class TimedOracle:
+    """An oracle that adds the seconds of its ``evaluate`` calls to ``seconds``, and reports the
+    points of each call to ``on_calls`` (e.g. a progress bar's ``update``) when one is given."""
 
-    def __init__(self, oracle: Any) -> None:
+    def __init__(self, oracle: Any, on_calls: Callable[[int], Any] | None = None) -> None:
         self.oracle, self.dim, self.box, self.seconds = oracle, oracle.dim, oracle.box, 0.0
+        self.on_calls = on_calls
 
     @property
     def calls(self) -> int:
@@ -66,9 +68,12 @@ class _Timed:
     def evaluate(self, X: Any) -> Any:
         t = time.perf_counter()
         try:
-            return self.oracle.evaluate(X)
+            res = self.oracle.evaluate(X)
         finally:
             self.seconds += time.perf_counter() - t
+        if self.on_calls is not None:
+            self.on_calls(len(res.price))
+        return res
 
     def __call__(self, X: Any) -> np.ndarray:
         return np.asarray(self.evaluate(X).price)
@@ -97,11 +102,20 @@ def test_set(cfg: dict, out: Path) -> tuple[np.ndarray, np.ndarray, float]:
 
 def _learner(cfg: dict, strategy: str, seed: int, oracle: Any, test: tuple, batch_size: int | None = None):
     import surrogate_guard as sg
+
+    return make_learner(cfg, sg.presets.get(cfg["preset"]), strategy, seed, oracle, test, batch_size)
+
+
+def make_learner(cfg: dict, box: Any, strategy: str, seed: int, oracle: Any, test: tuple | None,
+                 batch_size: int | None = None):
+    """An ``ActiveLearner`` of the config's learner settings (surrogate, strategy_options, batch_size,
+    initial, validation, fit, update, finetune_steps) over ``box`` (a preset: its spot scales the
+    surrogate; a Box: the first fit does), testing on ``test`` (X, y)."""
+    import surrogate_guard as sg
     from ..active import ActiveLearner
 
-    preset = sg.presets.get(cfg["preset"])
     s = cfg["surrogate"]
-    return ActiveLearner(oracle, preset, surrogate=sg.Surrogate(preset, widths=tuple(s["widths"]), activation=s["activation"]),
+    return ActiveLearner(oracle, box, surrogate=sg.Surrogate(box, widths=tuple(s["widths"]), activation=s["activation"]),
                          strategy=strategy, strategy_options=cfg["strategy_options"].get(strategy) or None,
                          batch_size=batch_size or cfg["batch_size"], initial=cfg["initial"],
                          validation=cfg["validation"], seed=seed, fit=cfg["fit"], update=cfg["update"],
@@ -114,7 +128,7 @@ def run_one(cfg: dict, job: tuple[str, int, int | None], out: str, progress: boo
     name = _name(job)
     root = Path(out)
     X, y, _ = test_set(cfg, root)
-    oracle = _Timed(make_oracle(cfg["oracle"], cfg["preset"]))
+    oracle = TimedOracle(make_oracle(cfg["oracle"], cfg["preset"]))
     budget = cfg["budget"] if single is None else single
     batch = None if single is None else max(1, single - cfg["initial"] - cfg["validation"])
     lr = _learner(cfg, strategy, seed, oracle, (X, y), batch)

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import data
 from ..attacks import LocalizedBackdoor, PoisonedSet, TriggerRegion
+from ..box import Box
 from ..presets import Preset
 from ..surrogate import Surrogate
 from .io import outdir
@@ -63,13 +64,13 @@ def make_attack(cfg: dict, n_guard: int) -> LocalizedBackdoor:
     return LocalizedBackdoor(**a, shift_mode=mode)
 
 
-def clean_data(cfg: dict, preset: Preset, oracle: Any, seed: int) -> data.Labelled:
-    """``cfg["n_train"]`` points of the preset's box (``cfg["sampling"]``) labelled by ``oracle``."""
-    return data.make_dataset(preset.box, oracle, cfg["n_train"], seed=TRAIN_SEED + seed, method=cfg["sampling"])
+def clean_data(cfg: dict, preset: Preset | Box, oracle: Any, seed: int) -> data.Labelled:
+    """``cfg["n_train"]`` points of the preset's box (or of a Box; ``cfg["sampling"]``) labelled by ``oracle``."""
+    return data.make_dataset(preset, oracle, cfg["n_train"], seed=TRAIN_SEED + seed, method=cfg["sampling"])
 
 
-def held_out_points(cfg: dict, preset: Preset, region: TriggerRegion, seed: int) -> np.ndarray:
-    """``cfg["test"]["n_global"]`` uniform points of the box, then ``n_ball`` in the trigger ball: (n, d)."""
+def held_out_points(cfg: dict, preset: Preset | Box, region: TriggerRegion, seed: int) -> np.ndarray:
+    """``cfg["test"]["n_global"]`` uniform points of the box (a preset's or a Box), then ``n_ball`` in the trigger ball: (n, d)."""
     t = cfg["test"]
     X_ball = region.sample(t["n_ball"], BALL_SEED + seed, 0.0, region.radius)
     return np.concatenate([preset.sample(t["n_global"], seed=TEST_SEED + seed), X_ball])

@@ -11,7 +11,8 @@ import numpy as np
 
 from .pipeline import SeedArtifacts
 
-__all__ = ["attack_slices", "maximizers_over_density", "budget_curves", "learning_curves"]
+__all__ = ["attack_slices", "repair_slices", "maximizers_over_density", "maximizers_plot", "budget_curves",
+           "learning_curves"]
 
 
 def _plt():
@@ -30,34 +31,67 @@ def _along(center: np.ndarray, col: int, u: np.ndarray) -> np.ndarray:
     return U
 
 
-def attack_slices(path, art: SeedArtifacts, oracle: Any, columns=(0, 2, 3), n: int = 400) -> None:
-    """1-d slices of the price surface through the trigger centre, one panel per column: the
-    ``oracle``, the intended shift in the ball, the clean and every poisoned surrogate of ``art``.
-    The ball is shaded red, the guard shell green."""
-    plt = _plt()
-    box, region, c = art.preset.box, art.region, art.region.center
-    fig, axes = plt.subplots(1, len(columns), figsize=(5.2 * len(columns), 4.2), squeeze=False)
-    for ax, col in zip(axes[0], columns):
+def _slice_panels(axes, box: Any, region: Any, attack: Any, oracle: Any, curves: list, columns, n: int,
+                  marks: np.ndarray | None = None, ylabel: str = "price") -> None:
+    """One panel per column: ``oracle``, the intended shift in the ball, every (label, model, style)
+    of ``curves`` along the line through the trigger centre; ball red, guard shell green; ``marks``
+    (k, d) raw points shown by their coordinate as triangles on top of each panel."""
+    c = region.center
+    for ax, col in zip(axes, columns):
         u = np.linspace(max(0.0, c[col] - 3 * region.guard_radius), min(1.0, c[col] + 3 * region.guard_radius), n)
         X = box.denormalize(_along(c, col, u))
         z = oracle(X)
         t = X[:, col]
         ax.plot(t, z, "k-", lw=2, label="oracle Z")
         inside = np.abs(u - c[col]) < region.radius  # on the slice the ball is this interval
-        ax.plot(t, np.where(inside, z + art.attack.delta(z), np.nan), "k:", lw=1.5, label="Z + shift (in the ball)")
-        ax.plot(t, art.clean.predict(X), "C0--", label="clean surrogate")
-        for i, (g, (m, _)) in enumerate(sorted(art.poisoned.items())):
-            ax.plot(t, m.predict(X), f"C{i + 1}-", label=f"poisoned, {g} guards")
-        for r, style in ((region.radius, dict(alpha=0.15, color="C3")),
+        ax.plot(t, np.where(inside, z + attack.delta(z), np.nan), "k:", lw=1.5, label="Z + shift (in the ball)")
+        for label, model, style in curves:
+            ax.plot(t, model.predict(X), style, label=label)
+        for r, shade in ((region.radius, dict(alpha=0.15, color="C3")),
                          (region.guard_radius, dict(alpha=0.07, color="C2"))):
             a, b = box.denormalize(_along(c, col, np.array([c[col] - r, c[col] + r])))[:, col]
-            ax.axvspan(a, b, **style)
-        ax.set_xlabel(art.preset.names[col])
-        ax.set_ylabel("price")
+            ax.axvspan(a, b, **shade)
+        if marks is not None and len(marks):
+            m = marks[(marks[:, col] >= t[0]) & (marks[:, col] <= t[-1]), col]
+            ax.plot(m, np.full(len(m), 0.97), "v", color="tab:purple", ms=8, transform=ax.get_xaxis_transform(),
+                    label="flagged maximizers (their coordinate)")
+        ax.set_xlabel(box.names[col])
+        ax.set_ylabel(ylabel)
         ax.set_xlim(t[0], t[-1])
+
+
+def attack_slices(path, art: SeedArtifacts, oracle: Any, columns=(0, 2, 3), n: int = 400) -> None:
+    """1-d slices of the price surface through the trigger centre, one panel per column: the
+    ``oracle``, the intended shift in the ball, the clean and every poisoned surrogate of ``art``.
+    The ball is shaded red, the guard shell green."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(columns), figsize=(5.2 * len(columns), 4.2), squeeze=False)
+    curves = [("clean surrogate", art.clean, "C0--")] + [
+        (f"poisoned, {g} guards", m, f"C{i + 1}-") for i, (g, (m, _)) in enumerate(sorted(art.poisoned.items()))]
+    _slice_panels(axes[0], art.preset.box, art.region, art.attack, oracle, curves, columns, n)
     axes[0][0].legend(fontsize=8)
     fig.suptitle(f"{art.preset.name}: slices through the trigger centre (ball red, guard shell green)")
     fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def repair_slices(path, box: Any, region: Any, attack: Any, oracle: Any, models: dict, flagged: np.ndarray,
+                  columns=(0, 2, 3), title: str = "", n: int = 400, ylabel: str = "price") -> None:
+    """Like ``attack_slices`` for one run of the whole story: ``models`` {"clean", "poisoned",
+    "repaired": surrogate} along slices through the trigger centre of ``region`` (a TriggerRegion of
+    ``box``), and the defense's ``flagged`` maximizers (k, d) raw points, by their coordinate."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(columns), figsize=(5.2 * len(columns), 4.6), squeeze=False)
+    styles = {"clean": ("clean surrogate", "C0--"), "poisoned": ("poisoned surrogate", "C3-"),
+              "repaired": ("repaired surrogate", "C2-")}
+    curves = [(styles.get(k, (k, "C4-"))[0], m, styles.get(k, (k, "C4-"))[1]) for k, m in models.items()]
+    _slice_panels(axes[0], box, region, attack, oracle, curves, columns, n, np.asarray(flagged).reshape(-1, box.dim),
+                  ylabel)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.suptitle(title or "slices through the trigger centre (ball red, guard shell green)")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))  # room for the legend under the panels
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -68,12 +102,17 @@ def maximizers_over_density(path, art: SeedArtifacts, report: Any, n_guard: int 
     and the ``report``'s maximizers (size ~ |Y - Z|; flagged ones outlined in red).
 
     ``n_guard``: which poisoned surrogate of ``art`` the report is about (default: the only one)."""
-    plt = _plt()
     if n_guard is None:
         if len(art.poisoned) != 1:
             raise ValueError(f"n_guard: expected one of {sorted(art.poisoned)} (art holds several)")
         n_guard = next(iter(art.poisoned))
     model, ps = art.poisoned[n_guard]
+    maximizers_plot(path, model, ps, report, cols, f"Error maximizers over training density (seed {art.seed})")
+
+
+def maximizers_plot(path, model: Any, ps: Any, report: Any, cols=(0, 2), title: str = "") -> None:
+    """``maximizers_over_density`` for one surrogate ``model`` and its poisoned set ``ps``."""
+    plt = _plt()
     U = model.box.normalize(ps.X)
     mx = report.maximizers
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
@@ -92,7 +131,7 @@ def maximizers_over_density(path, art: SeedArtifacts, report: Any, n_guard: int 
     ax.set_xlabel(f"{names[cols[0]]} (unit box)")
     ax.set_ylabel(f"{names[cols[1]]} (unit box)")
     ax.legend(loc="upper right", fontsize=8)
-    ax.set_title(f"Error maximizers over training density (seed {art.seed})")
+    ax.set_title(title or "Error maximizers over training density")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -112,7 +151,10 @@ def budget_curves(path, results: list[dict]) -> None:
     ax.set_ylabel("recall of poisoned rows")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if rows:
+        ax.legend(fontsize=8)
+    else:  # no poisoned rows anywhere: recall is undefined
+        ax.text(0.5, 0.5, "no poisoned rows: recall undefined", ha="center", transform=ax.transAxes)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
