@@ -53,7 +53,8 @@ def test_learn_writes_curves_table_and_figure(run_dir, capsys):
     assert rows[("random", 300)]["seeds"] == 2 and rows[("greedy-x", 300)]["seeds"] == 1
     assert rows[("random (one design)", 250)]["seeds"] == 2
     md = (out / "learning_curves.md").read_text()
-    assert "| error-maximizers | 300 | 2 |" in md
+    assert "| error-maximizers | 300 | 2 |" in md and "Where the time went" in md
+    assert "| error-maximizers | 2 |" in md  # the time table: 2 runs
     assert (out / "learning_curves.png").stat().st_size > 10_000
     assert (out / "checkpoints" / "random-0" / "LATEST").exists()
 

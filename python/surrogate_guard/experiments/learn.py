@@ -22,7 +22,7 @@ from .config import make_oracle, oracle_label
 from .io import outdir, read_json, write_json, write_text
 from .runner import config_from_args, per_item, setup_threads, standalone
 
-__all__ = ["DEFAULT_CONFIG", "TimedOracle", "add_arguments", "make_learner", "run", "run_one", "summarize", "table"]
+__all__ = ["DEFAULT_CONFIG", "TimedOracle", "add_arguments", "make_learner", "run", "run_one", "summarize", "table", "time_split", "time_table"]
 
 DEFAULT_CONFIG: dict = {
     "preset": "paper",
@@ -138,10 +138,19 @@ def run_one(cfg: dict, job: tuple[str, int, int | None], out: str, progress: boo
     rows = [r.to_dict() for r in res.history]
     result = {"name": name, "strategy": strategy, "seed": seed, "single": single, "history": rows,
               "stopped_by": res.stopped_by, "calls": res.calls, "wall_s": time.perf_counter() - t0,
-              "time": {"oracle_s_this_process": oracle.seconds, "propose_s": sum(r["propose_s"] for r in rows),
-                       "fit_s": sum(r["fit_s"] for r in rows)}}
+              "time": time_split(rows)}
     write_json(outdir(root / "runs") / f"{name}.json", result)
     return result
+
+
+def time_split(rows: list[dict]) -> dict:
+    """Where a run's wall time went: the oracle (initial design and validation included), the
+    search (proposing minus the oracle time inside it), training, and the rest (evaluation)."""
+    last = rows[-1]
+    oracle, fit = last["oracle_s"], sum(r["fit_s"] for r in rows)
+    search = max(0.0, sum(r["propose_s"] for r in rows) - (last["oracle_s"] - rows[0]["oracle_s"]))
+    return {"wall_s": last["wall_s"], "oracle_s": oracle, "search_s": search, "fit_s": fit,
+            "other_s": max(0.0, last["wall_s"] - oracle - search - fit)}
 
 
 def jobs_of(cfg: dict) -> list[tuple[str, int, int | None]]:
@@ -171,7 +180,8 @@ def summarize(results: list[dict], points: list[int]) -> list[dict]:
             out.append({"strategy": label, "calls": calls, "seeds": len(got), "rmse_mean": float(rm.mean()),
                         "rmse_sd": float(rm.std(ddof=1)) if len(rm) > 1 else 0.0, "rmse_min": float(rm.min()),
                         "rmse_max": float(rm.max()), "worst_mean": float(wo.mean()), "worst_min": float(wo.min()),
-                        "worst_max": float(wo.max()), "n_train_mean": float(np.mean([g["n_train"] for g in got]))})
+                        "worst_max": float(wo.max()), "n_train_mean": float(np.mean([g["n_train"] for g in got])),
+                        "wall_s_mean": float(np.mean([g["wall_s"] for g in got]))})
     return out
 
 
@@ -179,14 +189,27 @@ def table(summary: list[dict], cfg: dict) -> str:
     lines = [f"Preset {cfg['preset']}, oracle {oracle_label(cfg['oracle'])}; initial {cfg['initial']}, validation "
              f"{cfg['validation']} (both counted), batches of {cfg['batch_size']}, update {cfg['update']}; test set "
              f"{cfg['test']['points']} uniform points (not counted).", "",
-             "| strategy | oracle calls | seeds | test RMSE mean +- sd (min-max) | worst abs error mean (min-max) | training points |",
-             "|---|---:|---:|---|---|---:|"]
+             "| strategy | oracle calls | seeds | test RMSE mean +- sd (min-max) | worst abs error mean (min-max) "
+             "| training points | wall s |",
+             "|---|---:|---:|---|---|---:|---:|"]
     for s in summary:
         lines.append(f"| {s['strategy']} | {s['calls']} | {s['seeds']} | {s['rmse_mean']:.3f} +- {s['rmse_sd']:.3f} "
                      f"({s['rmse_min']:.3f}-{s['rmse_max']:.3f}) | {s['worst_mean']:.1f} ({s['worst_min']:.1f}-"
-                     f"{s['worst_max']:.1f}) | {s['n_train_mean']:.0f} |")
+                     f"{s['worst_max']:.1f}) | {s['n_train_mean']:.0f} | {s['wall_s_mean']:.0f} |")
     return "\n".join(lines) + "\n"
 
+
+def time_table(results: list[dict]) -> str:
+    """Per strategy, the mean seconds of a whole run in the oracle, the search, training, the rest."""
+    lines = ["| strategy | runs | wall s | oracle | search | training | other |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for label in sorted({r["strategy"] for r in results if r["single"] is None}):
+        ts = [r["time"] for r in results if r["strategy"] == label and r["single"] is None]
+        m = {k: float(np.mean([t[k] for t in ts])) for k in ("wall_s", "oracle_s", "search_s", "fit_s", "other_s")}
+        pct = {k: 100 * m[k] / m["wall_s"] if m["wall_s"] else 0.0 for k in m}
+        lines.append(f"| {label} | {len(ts)} | {m['wall_s']:.0f} | {m['oracle_s']:.1f} s ({pct['oracle_s']:.0f}%) "
+                     f"| {m['search_s']:.1f} s ({pct['search_s']:.0f}%) | {m['fit_s']:.0f} s ({pct['fit_s']:.0f}%) "
+                     f"| {m['other_s']:.1f} s ({pct['other_s']:.0f}%) |")
+    return "\n".join(lines) + "\n"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML (or JSON) file merged over the defaults (`surrogate-guard config learn`)")
@@ -227,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
                 summarize([r for r in results if r["single"] is not None], points)]
     write_json(out / "learning_curves.json", {"config": cfg, "summary": summary, "test_label_seconds": test_s,
                                               "runs": sorted(results, key=lambda r: r["name"])})
-    text = table(summary, cfg)
+    text = table(summary, cfg) + "\nWhere the time went (mean of a whole run):\n\n" + time_table(results)
     write_text(out / "learning_curves.md", text)
     if not args.no_plot:
         from .plots import learning_curves
