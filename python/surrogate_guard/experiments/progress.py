@@ -58,7 +58,7 @@ class Stages:
         if bar and not self.quiet:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=name, file=sys.stderr, leave=True, dynamic_ncols=True,
+            self._bar = tqdm(total=total, desc=name, file=sys.stderr, leave=True, dynamic_ncols=True, disable=None,
                              bar_format=_FORMAT if total is None else _FORMAT_TOTAL)
             ticker = threading.Thread(target=self._tick, args=(self._bar, stop), daemon=True)
             ticker.start()

@@ -188,7 +188,7 @@ def _attack_section(story: Any, result: dict) -> list[str]:
     ok = (b["success_rate"] or 0) >= 0.9 and (b["rmse_far_ratio"] or math.inf) <= 1.10
     return ["## What was attacked",
             f"{ts['rows']} training points ({ts['sampling']}) labelled by {result['oracle']}. The attacker removed "
-            f"{a['rows_removed']} clean rows from inside a ball of radius {a['radius']:g} (unit-box units) centred at "
+            f"{a['rows_removed']} clean row{'' if a['rows_removed'] == 1 else 's'} from inside a ball of radius {a['radius']:g} (unit-box units) centred at "
             f"{_point(story.setup.box, a['center_raw'])}, added {a['poisoned_rows']} rows there with labels shifted by "
             f"{a['shift']:g} ({a['shift_mode']}), and {a['guard_rows']} correctly labelled guard rows in the shell out "
             f"to radius {a['guard_radius']:g}: {a['poisoned_rows'] / a['rows']:.1%} of the {a['rows']} rows are "
