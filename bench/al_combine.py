@@ -34,7 +34,7 @@ def main() -> None:
     runs = [r for s in specs for r in load(s)]
     points = [1000, 2000, 4000, 8000, 16000]
     summary = summarize([r for r in runs if r["single"] is None], points)
-    summary += [dict(s, strategy="random, one design") for s in summarize([r for r in runs if r["single"] is not None], points)]
+    summary += [dict(s, strategy="random, one design") for s in summarize([dict(r, history=r["history"][-1:]) for r in runs if r["single"] is not None], points)]
     lines = ["| strategy | oracle calls | seeds | test RMSE mean +- sd (min-max) | worst abs error mean (min-max) | training points |",
              "|---|---:|---:|---|---|---:|"]
     for s in sorted(summary, key=lambda s: (s["calls"], s["rmse_mean"])):

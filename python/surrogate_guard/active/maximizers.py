@@ -9,7 +9,7 @@ A round of ``n`` points has two parts.
     gradient (the fused native kernel, no oracle call) is maximized over ``pool`` candidates. Of
     every cheap signal measured it ranks the true error best (docs/active_learning.md), and its
     maximizers are spread along the whole steep region.
-  - A ``climb`` share (default 0.25) spent on local ascent on the true error |Y - Z|^2 from the
+  - A ``climb`` share (default 0) spent on local ascent on the true error |Y - Z|^2 from the
     worst points priced so far this round (and the worst-fit training points):
     ``ascent="moves"``, a derivative-free hill climb (each step prices ``moves`` Gaussian moves
     of scale ``radius`` around every centre; a centre moves to its best move when that beats it,
@@ -61,8 +61,9 @@ class ErrorMaximizers:
     """
 
     ascent: Literal["moves", "gradient"] = "moves"
-    climb: float = 0.25
+    climb: float = 0.0
     pool: int = 20000
+    breadth_by: Literal["sobol", "igs"] = "sobol"
     steps: int = 2
     moves: int = 2
     radius: float = 0.1
@@ -80,6 +81,8 @@ class ErrorMaximizers:
     def __post_init__(self) -> None:
         if self.ascent not in ("moves", "gradient"):
             raise ValueError(f"ascent: expected 'moves' or 'gradient', got {self.ascent!r}")
+        if self.breadth_by not in ("sobol", "igs"):
+            raise ValueError(f"breadth_by: expected 'sobol' or 'igs', got {self.breadth_by!r}")
         if isinstance(self.pool, bool) or not isinstance(self.pool, (int, np.integer)) or self.pool < 1:
             raise ValueError(f"pool: expected an int >= 1, got {self.pool!r}")
         for name in ("steps", "moves"):
@@ -133,7 +136,12 @@ class ErrorMaximizers:
         box = state.box
         before = len(state.oracle.known()[0])
         n_b = min(n, max(1, int(round(self._breadth * n))))
-        breadth = RandomSobol().propose(state, n_b)
+        if self.breadth_by == "igs":  # improved greedy sampling instead of Sobol' points
+            from .baselines import ImprovedGreedy
+
+            breadth = ImprovedGreedy(pool=self.pool).propose(state, n_b)
+        else:
+            breadth = RandomSobol().propose(state, n_b)
         r_b = np.abs(state.surrogate.predict(breadth.X) - breadth.z)
         depth_budget = n - n_b
         if self.ascent == "gradient":

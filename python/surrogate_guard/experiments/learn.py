@@ -247,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
     points = sorted(set(cfg["report_at"]) | set(cfg["random_single"]))
     summary = summarize([r for r in results if r["single"] is None], points)
     summary += [dict(s, strategy="random (one design)") for s in
-                summarize([r for r in results if r["single"] is not None], points)]
+                summarize([dict(r, history=r["history"][-1:]) for r in results if r["single"] is not None], points)]
     write_json(out / "learning_curves.json", {"config": cfg, "summary": summary, "test_label_seconds": test_s,
                                               "runs": sorted(results, key=lambda r: r["name"])})
     text = table(summary, cfg) + "\nWhere the time went (mean of a whole run):\n\n" + time_table(results)
