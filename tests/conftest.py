@@ -3,10 +3,21 @@ one test body on (style habit 7: every device present; the CUDA case skips, neve
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 import surrogate_guard as sg
+
+# Property-based tests (tests/test_fuzz.py): "ci" (the default, a few hundred cases in all, derandomized so
+# `make test` is reproducible) or "fuzz" (`make fuzz`: HYPOTHESIS_PROFILE=fuzz, >= 10 000 cases in all).
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True, database=None,
+                          suppress_health_check=_SLOW_OK)
+settings.register_profile("fuzz", max_examples=1500, deadline=None, suppress_health_check=_SLOW_OK)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ALL_OPTIONS = [sg.BarrierOption(k, t) for k in sg.BARRIER_KINDS for t in sg.OPTION_TYPES]
 # The CUDA case carries the `cuda` marker, so `-m cuda` (bench/gpu_check*.sh) selects it.

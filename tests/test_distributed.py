@@ -69,6 +69,11 @@ def dies_once(X, marker):
     return smooth(X)
 
 
+# The Monte Carlo oracles here run 256 paths to test pickling and distribution, not accuracy: some
+# points are flagged unreliable (ReliabilityWarning, tested in test_hardening_oracles.py).
+pytestmark = pytest.mark.filterwarnings("ignore::surrogate_guard.ReliabilityWarning")
+
+
 def mc(model=None):
     return sg.oracles.MonteCarlo(OPT, model, paths=256, steps=8, seed=11, device="cpu", threads=1)
 

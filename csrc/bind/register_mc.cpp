@@ -26,7 +26,9 @@ void validate(const mc::Config& c) {
   if (c.steps <= 0) bad("steps: expected 1..2^31 - 1, got " + std::to_string(c.steps));
   if (c.paths <= 0 || c.paths > (int64_t(1) << 62)) bad("paths: expected 1..2^62, got " + std::to_string(c.paths));
   if (mc::draws(c) < 2) bad("paths: need at least 2 draws for a standard error");
-  if (c.threads < 0) bad("threads: expected >= 0");
+  if (c.threads < 0 || c.threads > mc::MAX_THREADS)
+    bad("threads: expected 0 (the OpenMP default) .. " + std::to_string(mc::MAX_THREADS) + ", got " +
+        std::to_string(c.threads));
   for (double v : {c.spot, c.dividend, c.kappa, c.xi, c.rho})
     if (!std::isfinite(v)) bad("config: expected finite spot, dividend, kappa, xi, rho");
 }

@@ -26,13 +26,16 @@ McPoint make_point(const Config& c, const double* row) {
   McPoint p{};
   p.b = std::log(H / c.spot);
   p.sgn = up ? -1.0 : 1.0;
-  p.spot = c.spot;
-  p.strike = K;
+  // Paths are simulated in units of the spot (S0 = 1, strike K / S0) and the spot goes into disc:
+  // the sums then stay near 1 whatever the price scale, so float32 state and the float64 sum of
+  // squares cannot overflow for any spot.
+  p.spot = 1.0;
+  p.strike = K / c.spot;
   p.phi = put ? -1.0 : 1.0;
   p.is_in = is_in ? 1.0 : 0.0;
   p.alive0 = (up ? c.spot < H : c.spot > H) ? 1.0 : 0.0;
   p.dt = dt;
-  p.disc = std::exp(-r * T);
+  p.disc = std::exp(-r * T) * c.spot;
   if (c.model == GBM) {
     p.drift = (r - c.dividend - 0.5 * sig * sig) * dt;
     p.sd = std::sqrt(var);

@@ -21,6 +21,7 @@ template <> struct Tr<double> {
   static constexpr double SHIFT = 6755399441055744.0;  // 1.5 * 2^52: round-to-nearest trick
   static constexpr double EXP_LO = -708.0, EXP_HI = 709.0;
   static constexpr double TINY = 1e-300;
+  static constexpr double PAY_MAX = 1e100;  // payoff cap (units of spot): D * PAY_MAX^2 stays finite
 };
 template <> struct Tr<float> {
   using U = uint32_t;
@@ -31,6 +32,7 @@ template <> struct Tr<float> {
   static constexpr float SHIFT = 12582912.0f;  // 1.5 * 2^23
   static constexpr float EXP_LO = -87.0f, EXP_HI = 88.0f;
   static constexpr float TINY = 1e-30f;
+  static constexpr float PAY_MAX = 1e30f;
 };
 
 SG_HD uint64_t bits(double x) {

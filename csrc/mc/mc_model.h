@@ -18,12 +18,12 @@ struct McPoint {
   double inv2var;  // GBM: 2 / (sigma^2 dt), the bridge exponent's scale
   double b;        // log(H / S0)
   double sgn;      // +1 down barrier (alive while x > b), -1 up barrier
-  double spot, strike, phi;  // phi = +1 call, -1 put
+  double spot, strike, phi;  // spot 1 and strike K / S0 (paths in units of S0); phi = +1 call, -1 put
   double is_in;    // 1 for knock-in (value = payoff * (1 - survival)), else 0
   double alive0;   // 0 when the barrier is breached at the start
   double dt;
   double kdt, theta, xi, rho, rhoc, v0;  // Heston: kappa dt, theta, xi, rho, sqrt(1-rho^2), v0
-  double disc;     // exp(-r T)
+  double disc;     // S0 exp(-r T): discount and the spot's scale
 };
 
 template <class T> struct Pt {
@@ -73,7 +73,9 @@ SG_HD void heston_step(T& x, T& v, T& w, T z1, T z2, const Pt<T>& p) {
 
 template <class T> SG_HD T payoff(T x, T w, const Pt<T>& p) {
   const T st = p.spot * exp_clamped(x);
-  const T pay = vmax(p.phi * (st - p.strike), T(0));
+  // Capped so that a heavy tail or an absurd strike can never make the sum of squares inf (a capped
+  // path only occurs far outside the oracle's stated domain, where the point is flagged unreliable).
+  const T pay = vmin(vmax(p.phi * (st - p.strike), T(0)), T(Tr<T>::PAY_MAX));
   return pay * (p.is_in != T(0) ? T(1) - w : w);
 }
 

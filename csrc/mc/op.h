@@ -25,8 +25,11 @@ struct Config {
   int32_t steps = 0;        // time steps per path, 1..2^31 - 1 (loop counters are 64-bit)
   uint64_t seed = 0;        // Philox key
   bool bridge = true, antithetic = true, single = false;  // single: float32 state
-  int threads = 0;          // CPU OpenMP threads (0: the OpenMP default)
+  int threads = 0;          // CPU OpenMP threads, 0..MAX_THREADS (0: the OpenMP default)
 };
+
+// The bound on Config::threads, the same as limits.MAX_THREADS on the Python side.
+constexpr int MAX_THREADS = 1024;
 
 // Draws per (point, chunk) task on the CPU. Fixed, so partial sums and their reduction
 // order depend only on (n, paths), never on the thread count.

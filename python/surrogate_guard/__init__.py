@@ -11,6 +11,7 @@ from ._device import has_cuda, resolve_device
 from .box import Box
 from .models import GBM, Heston
 from .options import BARRIER_KINDS, OPTION_TYPES, BarrierOption
+from .oracles.base import ReliabilityWarning
 
 __version__ = "0.1.0"
 
@@ -25,6 +26,7 @@ __all__ = [
     "OPTION_TYPES",
     "has_cuda",
     "resolve_device",
+    "ReliabilityWarning",
     "oracles",
     "presets",
     "Surrogate",

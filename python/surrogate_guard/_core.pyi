@@ -18,7 +18,8 @@ def cuda_status() -> str:
 
 # -- Monte Carlo (csrc/mc) ---------------------------------------------------------------------
 class McConfig:
-    """Monte Carlo settings, keywords only, validated on construction."""
+    """Monte Carlo settings, keywords only, validated on construction (threads 0..1024, 0: the OpenMP
+    default; ValueError naming the field otherwise)."""
 
     paths: int
     steps: int

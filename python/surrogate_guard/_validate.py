@@ -70,21 +70,29 @@ def _first_bad(X: np.ndarray) -> tuple[int, int]:
     return -1, -1
 
 
-def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
-    """An integer argument (bool rejected), optionally bounded below."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """An integer argument of any size (Python or numpy int; bool and np.bool_ rejected), optionally
+    bounded: checked here, as a Python int, before it can reach pybind11 or numpy."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name}: expected an int, got {type(value).__name__} {value!r}")
     value = int(value)
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+        raise ValueError(f"{name}: expected an int >= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
+                         + f", got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}: expected an int <= {maximum}, got {value}")
     return value
 
 
 def check_float(value: Any, name: str, *, positive: bool = False, nonneg: bool = False) -> float:
-    """A finite real argument (bool rejected), optionally > 0 or >= 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    """A finite real argument (Python or numpy int or float; bool and np.bool_ rejected), optionally
+    > 0 or >= 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # a Python int beyond the float range
+        raise ValueError(f"{name}: expected a finite number, got an int of {int(value).bit_length()} bits") from None
     if not np.isfinite(value):
         raise ValueError(f"{name}: expected a finite number, got {value!r}")
     if positive and value <= 0.0:

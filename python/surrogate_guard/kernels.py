@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _core
 from ._device import Device, resolve_device
-from ._validate import check_int
+from .limits import check_memory, check_threads
 from .mlp_weights import MAX_HIDDEN_LAYERS, MAX_WIDTH, MLPWeights
 
 __all__ = ["ValueGrad", "AscentStep", "mlp_value_and_grad", "ascent_step", "reference_value_and_grad",
@@ -79,7 +79,7 @@ def _torch_tensor(a: Any):
 
 
 def _check_array(a: Any, name: str, shape: tuple, dtype: np.dtype, finite: bool, ref_kind: str,
-                 ref_device: Any = None) -> None:
+                 ref_device: Any = None, writable: bool = False) -> None:
     """Check dtype, shape, layout and values of an array argument (numpy or torch)."""
     torch = _torch_tensor(a)
     kind = ("cuda" if a.is_cuda else "cpu-torch") if torch else ("numpy" if isinstance(a, np.ndarray) else None)
@@ -98,6 +98,8 @@ def _check_array(a: Any, name: str, shape: tuple, dtype: np.dtype, finite: bool,
                         f"convert {name} or use weights.astype(...)")
     if tuple(a.shape) != shape:
         raise ValueError(f"{name}: expected shape {shape}, got {tuple(a.shape)}")
+    if writable and not torch and not a.flags.writeable:
+        raise ValueError(f"{name}: expected a writeable array, got a read-only one")
     if not (a.is_contiguous() if torch else a.flags.c_contiguous):
         raise ValueError(f"{name}: expected a C-contiguous array; use np.ascontiguousarray / .contiguous()")
     if finite and (a.numel() if torch else a.size):
@@ -121,8 +123,9 @@ def _x_kind(X: Any, device: Device) -> tuple[str, str]:
 def _run(weights, X, device, threads, check_finite, step=None):
     w = _check_weights(weights)
     kind, dev = _x_kind(X, device)
-    n, d = (X.shape[0], w.in_dim) if X.ndim == 2 else (-1, w.in_dim)
+    n, d = _rows(X, w.in_dim), w.in_dim
     _check_array(X, "X", (n, d), w.dtype, check_finite, kind)
+    check_memory(float(n) * (d + 1) * w.dtype.itemsize, f"the MLP kernel's outputs for {n} rows")
     nt = 0 if threads is None else int(threads)
     if kind == "cuda":
         import torch
@@ -140,14 +143,14 @@ def _run(weights, X, device, threads, check_finite, step=None):
                          eta=0 if eta_arr is None else eta_arr.data_ptr(), eta0=eta0, lo=lo, hi=hi,
                          normalized=normalized, out=out.data_ptr(), stream=stream)
         return y, g, dev
-    Xn = X.numpy() if kind == "cpu-torch" else X
+    Xn = X.detach().numpy() if kind == "cpu-torch" else X  # detach: a tensor that requires grad is read only
     y = np.empty(n, dtype=w.dtype)
     g = np.empty((n, d), dtype=w.dtype)
     if step is not None:
         z, gz, eta_arr, eta0, lo, hi, normalized, out = step
         if kind == "cpu-torch":
-            z, gz, out = z.numpy(), gz.numpy(), out.numpy()
-            eta_arr = None if eta_arr is None else eta_arr.numpy()
+            z, gz, out = z.detach().numpy(), gz.detach().numpy(), out.detach().numpy()
+            eta_arr = None if eta_arr is None else eta_arr.detach().numpy()
         kw = dict(z=z, grad_z=gz, eta=eta_arr, eta0=eta0, lo=lo, hi=hi, normalized=normalized, out=out, y=y)
         if dev == "cpu":
             _plan(w, "cpu").step(Xn, g=g, threads=nt, **kw)
@@ -163,17 +166,24 @@ def _run(weights, X, device, threads, check_finite, step=None):
     return y, g, dev
 
 
+def _rows(X: Any, d: int) -> int:
+    """B of an X of shape (B, d), checked before any other argument is compared with it."""
+    if X.ndim != 2 or X.shape[1] != d:
+        raise ValueError(f"X: expected shape (B, {d}) (B rows of the weights' input dimension), got {tuple(X.shape)}")
+    return int(X.shape[0])
+
+
 def _zero_box(w: MLPWeights) -> np.ndarray:  # unused by the kernel when there is no step
     return np.zeros(w.in_dim, dtype=w.dtype)
 
 
 def _threads(threads: int | None, num_threads: int | None) -> int | None:
+    """None or an int in [1, limits.MAX_THREADS], checked before it reaches pybind11 (any int size)."""
+    name = "threads"
     if num_threads is not None:  # deprecated name (0.1.0), see CHANGELOG.md
         warnings.warn("num_threads= is deprecated; use threads=", DeprecationWarning, stacklevel=3)
-        threads = num_threads if threads is None else threads
-    if threads is not None:
-        check_int(threads, "threads", minimum=1)
-    return threads
+        threads, name = (num_threads, "num_threads") if threads is None else (threads, name)
+    return check_threads(threads, name)
 
 
 def mlp_value_and_grad(weights: MLPWeights, X: Any, *, device: Device = "auto", threads: int | None = None,
@@ -206,23 +216,26 @@ def ascent_step(weights: MLPWeights, X: Any, z: Any, grad_z: Any, *, eta: Any, l
     """
     w = _check_weights(weights)
     kind, _ = _x_kind(X, device)
-    n = X.shape[0] if X.ndim == 2 else -1
     d = w.in_dim
+    n = _rows(X, d)
     ref_dev = X.device if kind == "cuda" else None
     _check_array(z, "z", (n,), w.dtype, check_finite, kind, ref_dev)
     _check_array(grad_z, "grad_z", (n, d), w.dtype, check_finite, kind, ref_dev)
     box = []
     for name, v in (("lo", lo), ("hi", hi)):
-        a = np.ascontiguousarray(v.cpu().numpy() if _torch_tensor(v) is not None else v, dtype=w.dtype)
+        raw = np.asarray(v.detach().cpu().numpy() if _torch_tensor(v) is not None else v)
+        if raw.dtype.kind not in "iuf":  # no silent conversion of bool, complex, str or object values
+            raise TypeError(f"{name}: expected {d} real numbers, got dtype {raw.dtype}")
+        a = np.ascontiguousarray(raw, dtype=w.dtype)
         if a.shape != (d,) or not np.isfinite(a).all():
             raise ValueError(f"{name}: expected {d} finite numbers, got {a!r}")
         box.append(a)
     if (box[0] > box[1]).any():
         raise ValueError(f"lo/hi: expected lo <= hi in every column, got lo={box[0]} hi={box[1]}")
     eta_arr, eta0 = None, 0.0
-    if isinstance(eta, (int, float, np.integer, np.floating)) and not isinstance(eta, bool):
-        eta0 = float(eta)
-        if not np.isfinite(eta0):
+    if isinstance(eta, (int, float, np.integer, np.floating)) and not isinstance(eta, (bool, np.bool_)):
+        eta0 = float(eta) if not isinstance(eta, int) or abs(eta) < 2**1000 else float("inf")  # float(10**400) overflows
+        if not abs(eta0) <= float(np.finfo(w.dtype).max):  # NaN, inf, or beyond the weights' dtype
             raise ValueError(f"eta: expected a finite number, got {eta!r}")
     else:
         _check_array(eta, "eta", (n,), w.dtype, check_finite, kind, ref_dev)
@@ -230,7 +243,7 @@ def ascent_step(weights: MLPWeights, X: Any, z: Any, grad_z: Any, *, eta: Any, l
     if out is None:
         out = (X.new_empty(X.shape) if kind != "numpy" else np.empty_like(X))
     else:
-        _check_array(out, "out", (n, d), w.dtype, False, kind, ref_dev)
+        _check_array(out, "out", (n, d), w.dtype, False, kind, ref_dev, writable=True)
     step = (z, grad_z, eta_arr, eta0, box[0], box[1], bool(normalized), out)
     y, _, dev = _run(w, X, device, _threads(threads, num_threads), check_finite, step)
     return AscentStep(out, y, dev)

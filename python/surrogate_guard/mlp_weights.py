@@ -39,6 +39,12 @@ class MLPWeights:
         dtype = np.asarray(self.weights[0]).dtype
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"weights: expected float32 or float64, got {dtype}")
+        arrays = [("x_lo", self.x_lo), ("x_inv_range", self.x_inv_range)] + [
+            (f"{k}[{i}]", a) for k, seq in (("weights", self.weights), ("biases", self.biases)) for i, a in enumerate(seq)]
+        for name, a in arrays:  # no silent conversion of bool, complex, str or object values
+            kind = np.asarray(a).dtype.kind
+            if kind not in "iuf":
+                raise TypeError(f"{name}: expected a real numeric array, got dtype {np.asarray(a).dtype}")
         ws, bs = [], []
         prev = np.asarray(self.x_lo).shape[0]
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
@@ -49,7 +55,7 @@ class MLPWeights:
                     f"weights[{i}]: expected shape (out, {prev}) with bias (out,), got {w.shape} and {b.shape}"
                 )
             if not (np.isfinite(w).all() and np.isfinite(b).all()):
-                raise ValueError(f"weights[{i}]: expected finite values")
+                raise ValueError(f"weights[{i}]/biases[{i}]: expected finite values (found NaN or inf)")
             prev = w.shape[0]
             w.setflags(write=False)
             b.setflags(write=False)
@@ -61,6 +67,14 @@ class MLPWeights:
         inv = np.ascontiguousarray(self.x_inv_range, dtype=dtype)
         if lo.shape != inv.shape or lo.ndim != 1:
             raise ValueError(f"x_lo/x_inv_range: expected equal (d,) shapes, got {lo.shape} and {inv.shape}")
+        for name, a in (("x_lo", lo), ("x_inv_range", inv)):
+            if not np.isfinite(a).all():
+                raise ValueError(f"{name}: expected finite values, got {a.tolist()}")
+        for name, v in (("y_scale", self.y_scale), ("y_offset", self.y_offset)):
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise TypeError(f"{name}: expected a real number, got {type(v).__name__} {v!r}")
+            if not np.isfinite(float(v)):
+                raise ValueError(f"{name}: expected a finite number, got {v!r}")
         lo.setflags(write=False)
         inv.setflags(write=False)
         object.__setattr__(self, "weights", tuple(ws))

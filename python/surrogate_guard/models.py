@@ -5,21 +5,18 @@ volatility column of every oracle input maps onto a model as documented on each 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+
+from ._validate import check_float
 
 __all__ = ["GBM", "Heston"]
 
 
 def _real(name: str, v, *, allow_none: bool = False) -> float | None:
+    """A finite Python or numpy real (bool rejected), or None where allowed."""
     if v is None and allow_none:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise TypeError(f"{name}: expected a real number, got {type(v).__name__} {v!r}")
-    v = float(v)
-    if not math.isfinite(v):
-        raise ValueError(f"{name}: expected a finite number, got {v!r}")
-    return v
+    return check_float(v, name)
 
 
 def _required(name: str, v) -> float:

@@ -5,9 +5,10 @@ engine (``sg.oracles.*``), as in QuantLib.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
+
+from ._validate import check_float
 
 __all__ = ["BarrierOption", "BARRIER_KINDS", "OPTION_TYPES", "BarrierKind", "OptionType"]
 
@@ -42,13 +43,8 @@ class BarrierOption:
             raise ValueError(f"kind: expected one of {BARRIER_KINDS}, got {self.kind!r}")
         if self.type not in OPTION_TYPES:
             raise ValueError(f"type: expected one of {OPTION_TYPES}, got {self.type!r}")
-        for name in ("spot", "dividend"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise TypeError(f"{name}: expected a real number, got {type(v).__name__}")
-            if not math.isfinite(v):
-                raise ValueError(f"{name}: expected a finite number, got {v!r}")
-            object.__setattr__(self, name, float(v))
+        for name in ("spot", "dividend"):  # Python or numpy numbers (check_float: one rule everywhere)
+            object.__setattr__(self, name, check_float(getattr(self, name), name))
         if self.spot <= 0.0:
             raise ValueError(f"spot: expected > 0, got {self.spot!r}")
 

@@ -20,6 +20,7 @@ import torch
 from ._device import Device, resolve_device
 from ._validate import check_float, check_int, check_labels
 from .box import Box
+from .limits import check_memory
 from .mlp_weights import ACTIVATIONS, MAX_HIDDEN_LAYERS, MAX_WIDTH, MLPWeights
 
 Activation = Literal["silu", "tanh", "relu", "softplus"]
@@ -28,6 +29,9 @@ Activation = Literal["silu", "tanh", "relu", "softplus"]
 # training set is not under-trained: with a fixed epoch count it gets proportionally fewer steps.
 AUTO_MIN_EPOCHS = 300
 AUTO_STEPS = 18_750
+# predict evaluates at most this many rows at once (bounded working memory); chunks are of
+# near-equal size, so none is a lone row (torch's matrix-vector path rounds differently).
+PREDICT_CHUNK = 65_536
 
 __all__ = ["Surrogate", "FitResult"]
 
@@ -66,14 +70,29 @@ def _read_model(path) -> tuple[dict, dict]:
         raise ValueError(f"path: {path} is not a readable surrogate file (corrupted or truncated?): {exc}") from None
     try:
         meta = json.loads(header["surrogate_guard"])
-        ok = (meta.get("format") == _FORMAT and isinstance(meta.get("widths"), list)
-              and isinstance(meta.get("activation"), str) and isinstance(meta.get("y_scale"), (int, float))
-              and isinstance(meta.get("y_offset"), (int, float)) and isinstance(meta.get("bounds"), list))
+        ok = meta.get("format") == _FORMAT
     except (KeyError, TypeError, ValueError, AttributeError):
         ok = False
     if not ok:
         raise ValueError(f"path: {path} has no valid {_FORMAT!r} description in its metadata")
     return meta, tensors
+
+
+def _check_meta(meta: dict) -> None:
+    """Every field of a model description has its type and is finite (ValueError naming the field)."""
+    num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)  # noqa: E731
+    checks = {"widths": isinstance(meta.get("widths"), list) and all(isinstance(w, int) and not isinstance(w, bool)
+                                                                       for w in meta["widths"]),
+              "activation": meta.get("activation") in ACTIVATIONS,
+              "y_scale": num(meta.get("y_scale")) and meta["y_scale"] > 0, "y_offset": num(meta.get("y_offset")),
+              "bounds": isinstance(meta.get("bounds"), list) and all(
+                  isinstance(r, list) and len(r) == 2 and all(num(v) for v in r) for r in meta["bounds"]),
+              "names": isinstance(meta.get("names", []), list) and all(isinstance(v, str) for v in meta.get("names", []))}
+    bad = [k for k, ok in checks.items() if not ok]
+    if bad:
+        raise ValueError(f"field {bad[0]!r} is invalid: {meta.get(bad[0])!r} (expected widths: list of ints, "
+                         f"activation: one of {ACTIVATIONS}, y_scale: finite > 0, y_offset: finite, "
+                         f"bounds: [[lo, hi], ...] finite with lo < hi, names: list of strings)")
 
 
 def auto_epochs(n_train: int, batch_size: int) -> int:
@@ -218,6 +237,7 @@ class Surrogate:
         n_val = int(round(val_fraction * n))
         if n - n_val < 1:
             raise ValueError(f"X: expected at least one training point after the validation split, got n={n}")
+        scaling = (self.y_offset, self.y_scale, self._auto_scale)  # restored when training diverges
         if self._auto_scale:
             # First fit of a surrogate without a natural price scale: standardize the labels.
             self.y_offset = float(y_arr.mean())
@@ -230,9 +250,13 @@ class Surrogate:
         train = (H[perm[n_val:]].to(dev), T[perm[n_val:]].to(dev))
         val = (H[perm[:n_val]].to(dev), T[perm[:n_val]].to(dev)) if n_val else None
         t0 = time.perf_counter()
-        final, epoch, best_epoch, best_val = self._train(train, val, gen, dev, epochs=epochs, lr=lr,
-                                                         batch_size=batch_size, patience=patience,
-                                                         weight_decay=weight_decay)
+        try:
+            final, epoch, best_epoch, best_val = self._train(train, val, gen, dev, epochs=epochs, lr=lr,
+                                                             batch_size=batch_size, patience=patience,
+                                                             weight_decay=weight_decay)
+        except RuntimeError:
+            self.y_offset, self.y_scale, self._auto_scale = scaling
+            raise
         self._params = [p.cpu() for p in final]
         self._reset_caches()
         with torch.no_grad():
@@ -246,8 +270,9 @@ class Surrogate:
         """Adam + one-cycle minibatch loop: (final params, epochs run, best epoch, best val MSE or nan).
 
         With a validation split the best weights are kept and training stops after ``patience``
-        epochs without improvement; without one, the last weights. Non-finite weights or a
-        non-finite validation loss raise (the caller's weights are left untouched).
+        epochs without improvement; without one, the last weights. A non-finite training loss (checked
+        every epoch, with or without a validation split), validation loss or final weight raises
+        RuntimeError; the caller's weights and scaling are left untouched.
         """
         (Htr, Ttr), n_tr = train, train[0].shape[0]
         params = [p.detach().clone().to(dev).requires_grad_(True) for p in self._params]
@@ -258,6 +283,7 @@ class Surrogate:
         epoch = 0
         for epoch in range(1, epochs + 1):
             order = torch.randperm(n_tr, generator=gen).to(dev)
+            epoch_loss = torch.zeros((), device=dev)
             for s in range(steps):
                 idx = order[s * batch_size:(s + 1) * batch_size]
                 loss = torch.mean((self._forward(params, Htr[idx]) - Ttr[idx]) ** 2)
@@ -265,6 +291,10 @@ class Surrogate:
                 loss.backward()
                 opt.step()
                 sched.step()
+                epoch_loss += loss.detach()
+            if not math.isfinite(t := float(epoch_loss)):  # one device sync per epoch
+                raise RuntimeError(f"fit: the training loss became {t} at epoch {epoch} (diverged); lower lr "
+                                   f"(got {lr}) or check the labels' scale; the surrogate is left unchanged")
             if val is not None:
                 with torch.no_grad():
                     v = float(torch.mean((self._forward(params, val[0]) - val[1]) ** 2))
@@ -284,13 +314,24 @@ class Surrogate:
 
     # -- inference -----------------------------------------------------------------------------
     def predict(self, X: Any) -> np.ndarray:
-        """Prices ``Y(X)`` for X (n, d): (n,) float64, evaluated in float64 on the CPU."""
+        """Prices ``Y(X)`` for X (n, d): (n,) float64, evaluated in float64 on the CPU.
+
+        At most ``PREDICT_CHUNK`` rows at a time, so working memory is bounded; the (n,) output is
+        checked against ``limits.check_memory`` first. Rows are independent: chunking changes no bit.
+        """
         X = self._check_X(X)
-        if self._predict_cache is None:
-            self._predict_cache = [p.detach().to(torch.float64) for p in self._params]
+        n = X.shape[0]
+        rows = min(n, PREDICT_CHUNK)
+        check_memory(8.0 * (n + rows * (self.dim + 3 * max(self.widths))), f"predict on {n} rows")
+        params = self._predict_cache
+        if params is None:
+            params = self._predict_cache = [p.detach().to(torch.float64) for p in self._params]
+        out = np.empty(n, dtype=np.float64)
+        k = max(1, -(-n // PREDICT_CHUNK))  # k near-equal chunks [i n / k, (i + 1) n / k)
         with torch.no_grad():
-            out = self._forward(self._predict_cache, torch.from_numpy(self._normalize(X)))
-        return out.numpy() * self.y_scale + self.y_offset
+            for a, b in ((i * n // k, (i + 1) * n // k) for i in range(k)):
+                out[a:b] = self._forward(params, torch.from_numpy(self._normalize(X[a:b]))).numpy()
+        return out * self.y_scale + self.y_offset
 
     def __call__(self, X: Any) -> np.ndarray:
         return self.predict(X)
@@ -330,16 +371,13 @@ class Surrogate:
         """Read a file written by ``save``; a corrupted or foreign file raises ValueError."""
         meta, tensors = _read_model(path)
         try:
-            names = meta.get("names") or ()
-            box = Box.from_bounds(meta["bounds"], tuple(names) if isinstance(names, list) else ())
-            model = cls(box, meta["y_scale"], widths=meta["widths"],
-                        activation=meta["activation"])
+            _check_meta(meta)
+            box = Box.from_bounds(meta["bounds"], tuple(meta.get("names") or ()))
+            model = cls(box, meta["y_scale"], widths=meta["widths"], activation=meta["activation"])
         except (TypeError, ValueError) as exc:
             raise ValueError(f"path: {path}: invalid model description: {exc}") from None
         model.y_offset = float(meta["y_offset"])
         model._auto_scale = False
-        if not math.isfinite(model.y_offset):
-            raise ValueError(f"path: {path}: invalid model description: y_offset must be finite, got {model.y_offset!r}")
         expected = [p.shape for p in model._params]
         params = []
         for i, shape in enumerate(expected):

@@ -8,13 +8,13 @@ an executor or a Dask cluster (``distributed.connect(address)``; docs/scale_out.
 from . import distributed
 from .analytic import Analytic
 from .barrier import BarrierOracle
-from .base import Oracle, OracleLike, OracleResult, check_oracle
+from .base import Oracle, OracleLike, OracleResult, ReliabilityWarning, check_oracle
 from .budgeted import BudgetedOracle, BudgetExhausted
 from .distributed import ChunkError, Distributed, chunk_size
 from .finite_difference import FiniteDifference
 from .function import Function, OracleFunctionError
 from .monte_carlo import MCResult, MonteCarlo
 
-__all__ = ["Oracle", "OracleLike", "OracleResult", "check_oracle", "BarrierOracle", "Analytic", "MonteCarlo",
+__all__ = ["Oracle", "OracleLike", "OracleResult", "ReliabilityWarning", "check_oracle", "BarrierOracle", "Analytic", "MonteCarlo",
            "MCResult", "FiniteDifference", "Function", "OracleFunctionError", "BudgetedOracle", "BudgetExhausted",
            "Distributed", "ChunkError", "chunk_size", "distributed"]

@@ -4,7 +4,9 @@ Reiner-Rubinstein (1991) formulas as collected by Haug, "The Complete Guide to O
 Pricing Formulas", 2nd ed., section 4.17.1, without rebate. The terms with (H/S)^(2 mu)
 are evaluated in log space when the power is out of range, so that tiny volatilities
 (mu ~ r / sigma^2 in the thousands) neither overflow nor produce inf * 0. A Numba kernel, parallel over points; the scalar
-function ``barrier_price`` is kept importable as the readable reference.
+function ``barrier_price`` is kept importable as the readable reference. Where sigma sqrt(T) or
+sigma is below 1e-100 (sigma^2 would leave the float range in mu) the price is the exact limit,
+the deterministic forward path with its barrier check.
 """
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ import numba as nb
 import numpy as np
 
 from ..options import BarrierOption
-from .barrier import BarrierOracle
+from .barrier import BarrierOracle, DomainRule, check_in_domain, column, spot_ratio
 from .base import Spec
+
+_TINY_SD = 1e-100  # below this sigma (or sigma sqrt T) the zero-volatility limit is used
 
 _SQRT1_2 = 0.7071067811865476
 _LOG_SQRT_2PI = 0.9189385332046728
@@ -38,8 +42,28 @@ def _ndtr(x: float) -> float:
 
 
 @nb.njit(cache=True, fastmath=False)
+def _forward_payoff(phi: float, S: float, K: float, T: float, r: float, q: float) -> float:
+    """The zero-volatility limit of a vanilla price: the discounted payoff of the forward."""
+    pay = phi * (S * math.exp((r - q) * T) - K)
+    return pay * math.exp(-r * T) if pay > 0.0 else 0.0
+
+
+@nb.njit(cache=True, fastmath=False)
+def _deterministic(code: int, S: float, q: float, K: float, H: float, T: float, r: float) -> float:
+    """sigma -> 0: S_t = S e^((r-q)t) is monotone, so it touches H iff S or S_T is at or beyond H."""
+    up = (code & 1) != 0
+    F = S * math.exp((r - q) * T)
+    hit = (S >= H or F >= H) if up else (S <= H or F <= H)
+    if hit != ((code & 2) != 0):
+        return 0.0
+    return _forward_payoff(-1.0 if (code & 4) != 0 else 1.0, S, K, T, r, q)
+
+
+@nb.njit(cache=True, fastmath=False)
 def _vanilla(phi: float, S: float, K: float, sig: float, T: float, r: float, q: float) -> float:
     sst = sig * math.sqrt(T)
+    if sig < _TINY_SD or sst < _TINY_SD:
+        return _forward_payoff(phi, S, K, T, r, q)
     d1 = (math.log(S / K) + (r - q + 0.5 * sig * sig) * T) / sst
     return phi * (S * math.exp(-q * T) * _ndtr(phi * d1) - K * math.exp(-r * T) * _ndtr(phi * (d1 - sst)))
 
@@ -52,6 +76,8 @@ def barrier_price(code: int, S: float, q: float, K: float, H: float, sig: float,
     put = (code & 4) != 0
     phi = -1.0 if put else 1.0
     eta = -1.0 if up else 1.0
+    if sig < _TINY_SD or sig * math.sqrt(T) < _TINY_SD:  # mu = b / sigma^2 would overflow: the limit
+        return _deterministic(code, S, q, K, H, T, r)
     breached = (S >= H) if up else (S <= H)
     if breached:
         return _vanilla(phi, S, K, sig, T, r, q) if is_in else 0.0
@@ -113,8 +139,11 @@ def barrier_price(code: int, S: float, q: float, K: float, H: float, sig: float,
                 v = A - B + D if above else C
             else:
                 v = B - D if above else A - C
-    # Cancellation can leave -1e-15 on a worthless option; prices are never negative.
-    return v if v > 0.0 else 0.0
+    # Cancellation can leave -1e-15 * (S + K) on a worthless option: that is 0. NaN and real negatives
+    # are returned as they are, for the oracle's output guard to report (never clamped to a price).
+    if v < 0.0 and v > -1e-9 * (S + K):
+        return 0.0
+    return v
 
 
 @nb.njit(cache=True, parallel=True, fastmath=False)
@@ -123,21 +152,49 @@ def _price_batch(code: int, S: float, q: float, X: np.ndarray, out: np.ndarray) 
         out[i] = barrier_price(code, S, q, X[i, 0], X[i, 1], X[i, 2], X[i, 3], X[i, 4])
 
 
+# The stated domain of the closed form (docs/monte_carlo.md, docs/reliability.md): inside it the price is
+# exact to float64 rounding, absolute error below 1e-12 (S0 + K). Outside, check_domain=True refuses.
+DOMAIN: tuple[DomainRule, ...] = (
+    spot_ratio(0, "strike / spot", 1e-6, 1e6),
+    spot_ratio(1, "barrier / spot", 1e-6, 1e6),
+    column(2, "volatility", 1e-8, 10.0),
+    column(3, "maturity", 1e-8, 100.0),
+    column(4, "rate", -1.0, 1.0),
+)
+DIVIDEND_RANGE = (-1.0, 1.0)
+
+
 class Analytic(BarrierOracle):
     """Closed-form oracle (GBM, continuous monitoring): the reference for every other one.
 
     ``Analytic(opt)(X)`` with X (n, 5) [strike, barrier, volatility, maturity, rate] returns
     (n,) float64 prices. Exact up to float64 rounding; parallel over points (Numba threads).
+
+    Stated domain (checked vectorized before the kernel runs while ``check_domain=True``; outside it
+    a ``ValueError`` names the column, the domain and the first row): strike / spot and barrier / spot
+    in [1e-6, 1e6], volatility in [1e-8, 10], maturity in [1e-8, 100] years, rate in [-1, 1], the
+    option's dividend in [-1, 1]. Inside, prices are exact to rounding (absolute error below
+    1e-12 (S0 + K)). ``check_domain=False`` prices any validated point; volatility -> 0 then gives the
+    exact deterministic limit, and a point where the formulas overflow is an error from the output
+    guard (never a NaN, negative or infinite price).
     """
 
-    def __init__(self, option: BarrierOption, *, box=None) -> None:
+    def __init__(self, option: BarrierOption, *, box=None, check_domain: bool = True) -> None:
         super().__init__(option, box)
+        if not isinstance(check_domain, (bool, np.bool_)):
+            raise TypeError(f"check_domain: expected a bool, got {type(check_domain).__name__} {check_domain!r}")
+        self.check_domain = bool(check_domain)
+        if self.check_domain and not DIVIDEND_RANGE[0] <= option.dividend <= DIVIDEND_RANGE[1]:
+            raise ValueError(f"option.dividend: must lie in {list(DIVIDEND_RANGE)} (the stated domain of Analytic), "
+                             f"got {option.dividend!r}; pass check_domain=False to price outside it")
 
     def spec(self) -> Spec:
         """``(Analytic, kwargs)``: what pickles (oracles/base.py)."""
-        return Analytic, {"option": self.option, "box": self.box}
+        return Analytic, {"option": self.option, "box": self.box, "check_domain": self.check_domain}
 
     def _evaluate(self, X: np.ndarray) -> tuple[np.ndarray, None]:
+        if self.check_domain:
+            check_in_domain(X, self.option.spot, DOMAIN, "Analytic")
         out = np.empty(X.shape[0], dtype=np.float64)
         _price_batch(self.option.code, self.option.spot, self.option.dividend, X, out)
         return out, None

@@ -23,9 +23,14 @@ import numpy as np
 
 from ..box import Box
 
-__all__ = ["Oracle", "OracleLike", "OracleResult", "check_oracle"]
+__all__ = ["Oracle", "OracleLike", "OracleResult", "ReliabilityWarning", "check_oracle"]
 
 Spec = tuple[type, dict[str, Any]]
+
+
+class ReliabilityWarning(UserWarning):
+    """Some values of a call rest on too little evidence for their standard errors to mean anything
+    (Monte Carlo: ``MCResult.reliable`` False); the message names how many rows."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,7 @@ class Oracle:
         if X.shape[0] == 0:
             return frozen_result(np.empty(0))
         price, stderr = self._evaluate(X)
+        self._check_output(X, price, stderr)
         self._count(X.shape[0])
         return frozen_result(price, stderr)
 
@@ -128,13 +134,17 @@ class Oracle:
         X = self.check_points(X)
         if X.shape[0] == 0:
             return np.empty(0, dtype=np.float64)
-        price, _ = self._evaluate(X)
+        price, stderr = self._evaluate(X)
+        self._check_output(X, price, stderr)
         self._count(X.shape[0])
         price = np.asarray(price, dtype=np.float64)
         return price if price.flags.writeable and price.flags.c_contiguous else np.array(price)
 
     def _evaluate(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _check_output(self, X: np.ndarray, price: np.ndarray, stderr: np.ndarray | None) -> None:
+        """Hook on every result before it is counted or returned (the barrier family checks it); no-op here."""
 
     def spec(self) -> Spec:
         """``(class, kwargs)`` that rebuild this oracle from its constructor arguments (what pickles)."""

@@ -6,7 +6,7 @@ and CUDA draw the same numbers. See docs/monte_carlo.md for the schemes and thei
 """
 from __future__ import annotations
 
-import os
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,8 +17,9 @@ from .._device import Device, resolve_device
 from .._validate import check_int
 from ..models import GBM, Heston
 from ..options import BarrierOption
-from .barrier import BarrierOracle
-from .base import OracleResult, Spec
+from . import _mc_checks
+from .barrier import BarrierOracle, check_in_domain, out_of_domain
+from .base import OracleResult, ReliabilityWarning, Spec
 
 __all__ = ["MonteCarlo", "MCResult"]
 
@@ -31,19 +32,15 @@ _MAX_PATHS = 2**62
 @dataclass(frozen=True)
 class MCResult(OracleResult):
     """One Monte Carlo evaluation: ``price`` and ``stderr`` (n,) float64 (read-only), the
-    ``paths`` and ``steps`` simulated per point, the ``device`` and ``precision`` used."""
+    ``paths`` and ``steps`` simulated per point, the ``device`` and ``precision`` used, and
+    ``reliable`` (n,) bool (read-only): False where the estimate rests on too few effective paths
+    for its standard error to mean anything (docs/monte_carlo.md, "Reliability")."""
 
     paths: int
     steps: int
     device: str
     precision: str
-
-
-def _available_host_bytes() -> int:
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 2**62
+    reliable: np.ndarray
 
 
 class MonteCarlo(BarrierOracle):
@@ -62,31 +59,37 @@ class MonteCarlo(BarrierOracle):
         antithetic: pair every path with its negated-normals twin.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         precision: ``"float64"`` or ``"float32"`` path state (sums are always float64).
-        threads: CPU threads (None: the OpenMP default). Results never depend on it.
+        threads: CPU threads, None (the OpenMP default) or 1..limits.MAX_THREADS whose stacks fit the
+            memory ceiling. Results never depend on it.
+        check_domain: refuse points outside the stated domain (strike / spot and barrier / spot in
+            [1e-6, 1e6], volatility <= 10, maturity <= 100 years, rate and the option's dividend in
+            [-1, 1]) with a ValueError naming the column; False prices them, flagged unreliable.
+
+    Reliability: ``evaluate(X).reliable`` (n,) bool; a call on rows that are not reliable emits a
+    ``sg.ReliabilityWarning`` naming how many. Work (n x paths x steps) and memory are checked against
+    ``sg.limits`` ceilings before anything is allocated (``ResourceError``).
     """
 
     def __init__(self, option: BarrierOption, model: GBM | Heston | None = None, paths: int = 65536,
                  steps: int = 64, seed: int = 0, bridge: bool = True, antithetic: bool = True,
                  device: Device = "auto", precision: Precision = "float64", threads: int | None = None,
-                 box=None) -> None:
+                 box=None, check_domain: bool = True) -> None:
         super().__init__(option, box)
         model = GBM() if model is None else model
         if not isinstance(model, (GBM, Heston)):
             raise TypeError(f"model: expected sg.GBM() or sg.Heston(...), got {type(model).__name__}")
         self.model = model
-        self.paths = check_int(paths, "paths", minimum=1)
-        self.steps = check_int(steps, "steps", minimum=1)
-        self.seed = check_int(seed, "seed", minimum=0)
-        for name, flag in (("bridge", bridge), ("antithetic", antithetic)):
+        self.paths = check_int(paths, "paths", minimum=1, maximum=_MAX_PATHS)
+        self.steps = check_int(steps, "steps", minimum=1, maximum=_MAX_STEPS)
+        self.seed = check_int(seed, "seed", minimum=0, maximum=2**64 - 1)
+        for name, flag in (("bridge", bridge), ("antithetic", antithetic), ("check_domain", check_domain)):
             if not isinstance(flag, (bool, np.bool_)):
                 raise TypeError(f"{name}: expected a bool, got {type(flag).__name__} {flag!r}")
-        self.bridge, self.antithetic = bool(bridge), bool(antithetic)
-        if self.paths > _MAX_PATHS:
-            raise ValueError(f"paths: expected an int <= 2^62, got {self.paths}")
-        if self.steps > _MAX_STEPS:
-            raise ValueError(f"steps: expected an int <= 2^31 - 1, got {self.steps}")
-        if self.seed >= 2**64:
-            raise ValueError(f"seed: expected an int in [0, 2^64), got {self.seed}")
+        self.bridge, self.antithetic, self.check_domain = bool(bridge), bool(antithetic), bool(check_domain)
+        lo, hi = _mc_checks.DIVIDEND_RANGE
+        if self.check_domain and not lo <= option.dividend <= hi:
+            raise ValueError(f"option.dividend: must lie in [{lo:g}, {hi:g}] (the stated domain of MonteCarlo), got "
+                             f"{option.dividend!r}; pass check_domain=False to price outside it")
         if self.antithetic and self.paths % 2:
             raise ValueError(f"paths: with antithetic=True expected an even number of paths, got {self.paths}")
         draws = self.paths // 2 if self.antithetic else self.paths
@@ -96,8 +99,9 @@ class MonteCarlo(BarrierOracle):
         if precision not in PRECISIONS:
             raise ValueError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
         self.precision = precision
-        self.threads = 0 if threads is None else check_int(threads, "threads", minimum=1)
+        self.threads = _mc_checks.check_threads(threads)
         self.device = resolve_device(device)
+        _mc_checks.check_resources(1, self.paths, self.steps, 0.0, None, 0.0)  # one point must be possible
         kappa, theta, xi, rho, v0 = self.model.native_params() if isinstance(self.model, Heston) else [0.0] * 5
         # The native op's settings, validated there once more (csrc/mc/op.h, bind/register_mc.cpp).
         self._config = _core.McConfig(code=option.code, spot=option.spot, dividend=option.dividend,
@@ -112,26 +116,39 @@ class MonteCarlo(BarrierOracle):
         return MonteCarlo, {"option": self.option, "model": self.model, "paths": self.paths, "steps": self.steps,
                             "seed": self.seed, "bridge": self.bridge, "antithetic": self.antithetic,
                             "device": self.device, "precision": self.precision,
-                            "threads": self.threads or None, "box": self.box}
+                            "threads": self.threads or None, "box": self.box, "check_domain": self.check_domain}
 
-    def _check_memory(self, n: int) -> None:
-        need = _core.mc_workspace_bytes(n, self._config, self.device)
-        have = _core.mc_cuda_free_bytes() if self.device == "cuda" else _available_host_bytes()
-        if need > 0.5 * have:
-            raise MemoryError(
-                f"X: pricing {n} points with paths={self.paths} needs {need / 2**20:.0f} MiB of {self.device} workspace, "
-                f"more than half of the {have / 2**20:.0f} MiB available; price fewer points per call or use fewer paths")
+    def _check_resources(self, n: int) -> None:
+        ws = _core.mc_workspace_bytes(n, self._config, self.device)
+        # host: the outputs and the per-point constants (CPU: with the partial sums, as the workspace says)
+        host = 16.0 * n + (ws if self.device == "cpu" else 200.0 * n)
+        cuda = self.device == "cuda"
+        _mc_checks.check_resources(n, self.paths, self.steps, host, ws if cuda else None,
+                                   _core.mc_cuda_free_bytes() if cuda else 0.0)
 
     def _run(self, X: np.ndarray, reference: bool = False) -> MCResult:
         n = X.shape[0]
+        outside = None
+        if n and self.check_domain:
+            check_in_domain(X, self.option.spot, _mc_checks.DOMAIN, "MonteCarlo")
+        elif n:
+            outside = out_of_domain(X, self.option.spot, _mc_checks.DOMAIN)
         price = np.empty(n, dtype=np.float64)
         stderr = np.empty(n, dtype=np.float64)
         if n:
-            self._check_memory(n)
+            self._check_resources(n)
             _core.mc_price(X, price, stderr, self._config, device=self.device, reference=reference)
-        price.setflags(write=False)
-        stderr.setflags(write=False)
-        return MCResult(price, stderr, self.paths, self.steps, self.device, self.precision)
+            self._check_output(X, price, stderr)
+        draws = self.paths // 2 if self.antithetic else self.paths
+        reliable = _mc_checks.reliability(X, price, stderr, self.option, self.model, draws, outside)
+        bad = int(n - np.count_nonzero(reliable))
+        if bad:
+            warnings.warn(f"MonteCarlo: {bad} of {n} rows are unreliable (too few effective paths for the standard "
+                          f"error to mean anything, or outside the stated domain); see MCResult.reliable and "
+                          f"docs/monte_carlo.md", ReliabilityWarning, stacklevel=3)
+        for a in (price, stderr, reliable):
+            a.setflags(write=False)
+        return MCResult(price, stderr, self.paths, self.steps, self.device, self.precision, reliable)
 
     def evaluate(self, X) -> MCResult:
         """Price X (n, 5): an ``MCResult`` with price and stderr (n,) float64. Counts n calls."""
