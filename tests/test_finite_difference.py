@@ -65,6 +65,8 @@ def test_matches_dense_reference(option):
     kw = dict(space_steps=40, time_steps=30)
     fast = sg.oracles.FiniteDifference(option, **kw)(X)
     slow = reference_prices(option, X, **kw)
+    # The oracle returns a zero price's rounding (down to -1e-9 (S + K)) as 0 (oracles/barrier.py).
+    slow = np.where((slow < 0) & (slow >= -1e-9 * (SPOT + X[:, 0])), 0.0, slow)
     # Both solve the same linear systems; only rounding differs (condition ~ steps^2).
     np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-11 * SPOT)
 

@@ -125,7 +125,7 @@ class Oracle:
         if X.shape[0] == 0:
             return frozen_result(np.empty(0))
         price, stderr = self._evaluate(X)
-        self._check_output(X, price, stderr)
+        price = self._check_output(X, price, stderr)
         self._count(X.shape[0])
         return frozen_result(price, stderr)
 
@@ -135,7 +135,7 @@ class Oracle:
         if X.shape[0] == 0:
             return np.empty(0, dtype=np.float64)
         price, stderr = self._evaluate(X)
-        self._check_output(X, price, stderr)
+        price = self._check_output(X, price, stderr)
         self._count(X.shape[0])
         price = np.asarray(price, dtype=np.float64)
         return price if price.flags.writeable and price.flags.c_contiguous else np.array(price)
@@ -143,8 +143,10 @@ class Oracle:
     def _evaluate(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _check_output(self, X: np.ndarray, price: np.ndarray, stderr: np.ndarray | None) -> None:
-        """Hook on every result before it is counted or returned (the barrier family checks it); no-op here."""
+    def _check_output(self, X: np.ndarray, price: np.ndarray, stderr: np.ndarray | None) -> np.ndarray:
+        """Hook on every result before it is counted or returned: the prices to return (the barrier
+        family checks them); unchanged here."""
+        return price
 
     def spec(self) -> Spec:
         """``(class, kwargs)`` that rebuild this oracle from its constructor arguments (what pickles)."""
