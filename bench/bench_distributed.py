@@ -19,6 +19,10 @@ from surrogate_guard.oracles import Distributed
 from surrogate_guard.oracles.distributed import point_seconds
 
 distributed = pytest.importorskip("distributed")
+# The CI size prices with 1 024 paths: some down-and-out calls of the paper box then rest on too few
+# paying paths and are flagged unreliable (tests/test_hardening_oracles.py tests the warning); the
+# bench compares chunked against serial bitwise, which holds for those rows too.
+pytestmark = pytest.mark.filterwarnings("ignore::surrogate_guard.ReliabilityWarning")
 
 OPT = sg.BarrierOption("down-and-out", "call")
 BOX = sg.presets.get("paper").box
