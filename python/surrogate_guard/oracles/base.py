@@ -6,6 +6,13 @@ validates its input once, and is safe to call from several threads. ``evaluate``
 values with their standard errors (zeros for deterministic oracles). Wrappers (budget, cache,
 executor) are oracles too, so they compose.
 
+Gradients (optional): an oracle with ``has_grad`` True also answers ``evaluate(X, grad=True)``
+with ``.grad`` (n, dim), the derivatives of the value in every input, and ``.grad_stderr``
+(n, dim) (zeros when exact), computed natively for a small multiple of one price. Such a call
+counts n calls and n ``grad_calls``; ``cost()`` keeps the points and seconds of value calls and of
+gradient calls apart, so a consumer reports its cost in calls and in price-equivalents
+(``OracleCost.price_equivalents``: gradient points weighted by their measured time over a price's).
+
 Pickling: an oracle travels as its configuration, never as live state. ``spec()`` returns
 ``(class, kwargs)`` such that ``class(**kwargs)`` builds an equal oracle, and ``Oracle.__reduce__``
 pickles exactly that, so the copy a worker process unpickles is rebuilt from constructor arguments
@@ -16,6 +23,7 @@ pickles exactly that, so the copy a worker process unpickles is rebuilt from con
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -23,7 +31,7 @@ import numpy as np
 
 from ..box import Box
 
-__all__ = ["Oracle", "OracleLike", "OracleResult", "ReliabilityWarning", "check_oracle"]
+__all__ = ["Oracle", "OracleCost", "OracleLike", "OracleResult", "ReliabilityWarning", "check_oracle", "has_grad"]
 
 Spec = tuple[type, dict[str, Any]]
 
@@ -35,10 +43,13 @@ class ReliabilityWarning(UserWarning):
 
 @dataclass(frozen=True)
 class OracleResult:
-    """One evaluation: ``price`` and ``stderr`` (n,) float64, read-only (stderr 0: exact)."""
+    """One evaluation: ``price`` and ``stderr`` (n,) float64, read-only (stderr 0: exact); with
+    ``grad=True``, ``grad`` and ``grad_stderr`` (n, dim) float64, read-only (else None)."""
 
     price: np.ndarray
     stderr: np.ndarray
+    grad: np.ndarray | None = None
+    grad_stderr: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.price.shape[0])
@@ -61,6 +72,36 @@ class OracleLike(Protocol):
     def check_points(self, X: Any, name: str = "X") -> np.ndarray: ...
 
 
+@dataclass(frozen=True)
+class OracleCost:
+    """What an oracle has spent: points and wall seconds of value calls and of gradient calls.
+
+    ``grad_ratio``: measured seconds per gradient point over seconds per value point (None until
+    both kinds ran). ``price_equivalents(ratio)``: value points plus gradient points times ``ratio``
+    (default: the measured one; 1 when there is none yet, the cost a gradient call is counted at in
+    ``calls``)."""
+
+    price_points: int
+    price_seconds: float
+    grad_points: int
+    grad_seconds: float
+
+    @property
+    def grad_ratio(self) -> float | None:
+        if self.price_points == 0 or self.grad_points == 0 or self.price_seconds <= 0.0:
+            return None
+        return (self.grad_seconds / self.grad_points) / (self.price_seconds / self.price_points)
+
+    def price_equivalents(self, ratio: float | None = None) -> float:
+        r = self.grad_ratio if ratio is None else float(ratio)
+        return self.price_points + self.grad_points * (1.0 if r is None else r)
+
+
+def has_grad(oracle: Any) -> bool:
+    """Whether ``oracle`` computes gradients natively (``evaluate(X, grad=True)``)."""
+    return bool(getattr(oracle, "has_grad", False))
+
+
 def check_oracle(oracle: Any, name: str = "oracle", dim: int | None = None) -> OracleLike:
     """``oracle`` if it follows the protocol (and has ``dim`` inputs when given), else a clear error."""
     if not isinstance(oracle, OracleLike):
@@ -71,13 +112,46 @@ def check_oracle(oracle: Any, name: str = "oracle", dim: int | None = None) -> O
     return oracle
 
 
-def frozen_result(price: np.ndarray, stderr: np.ndarray | None = None) -> OracleResult:
-    """An OracleResult over read-only float64 copies-or-views; stderr None means zeros."""
+def frozen_result(price: np.ndarray, stderr: np.ndarray | None = None, grad: np.ndarray | None = None,
+                  grad_stderr: np.ndarray | None = None) -> OracleResult:
+    """An OracleResult over read-only float64 copies-or-views; stderr None means zeros, and so does
+    grad_stderr when grad is given."""
     p = np.ascontiguousarray(price, dtype=np.float64)
     s = np.zeros_like(p) if stderr is None else np.ascontiguousarray(stderr, dtype=np.float64)
-    p.setflags(write=False)
-    s.setflags(write=False)
-    return OracleResult(p, s)
+    arrays = [p, s]
+    g = gs = None
+    if grad is not None:
+        g = np.ascontiguousarray(grad, dtype=np.float64)
+        gs = np.zeros_like(g) if grad_stderr is None else np.ascontiguousarray(grad_stderr, dtype=np.float64)
+        arrays += [g, gs]
+    for a in arrays:
+        a.setflags(write=False)
+    return OracleResult(p, s, g, gs)
+
+
+def check_grad(name: str, X: np.ndarray, grad: Any, grad_stderr: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """A gradient result checked: (n, dim) float64, finite; grad_stderr None or (n, dim), finite, >= 0.
+    A ValueError naming ``name`` and the first bad row otherwise (never a NaN handed on)."""
+    n, d = X.shape
+    g = np.asarray(grad, dtype=np.float64)
+    if g.shape != (n, d):
+        raise ValueError(f"{name}: the gradient has shape {g.shape}, expected ({n}, {d})")
+    arrays = [("gradient", g)]
+    gs = None
+    if grad_stderr is not None:
+        gs = np.asarray(grad_stderr, dtype=np.float64)
+        if gs.shape != (n, d):
+            raise ValueError(f"{name}: the gradient's standard error has shape {gs.shape}, expected ({n}, {d})")
+        arrays.append(("gradient's standard error", gs))
+    for what, a in arrays:
+        bad = ~np.isfinite(a).all(axis=1)
+        if what != "gradient":
+            bad |= (a < 0).any(axis=1)
+        if bad.any():
+            r = int(np.argmax(bad))
+            raise ValueError(f"{name}: the {what} is not finite{'' if what == 'gradient' else ' and >= 0'} at "
+                             f"{int(bad.sum())} rows (first: row {r} at {X[r].tolist()} gave {a[r].tolist()})")
+    return g, gs
 
 
 class Oracle:
@@ -98,20 +172,46 @@ class Oracle:
         self.dim = int(dim)
         self.box = box
         self._calls = 0
+        self._grad_calls = 0
+        self._seconds = [0.0, 0.0]  # wall seconds of value calls, of gradient calls
         self._lock = threading.Lock()
 
     @property
     def calls(self) -> int:
-        """Number of points this oracle has priced so far."""
+        """Number of points this oracle has priced so far (with or without gradient)."""
         return self._calls
+
+    @property
+    def grad_calls(self) -> int:
+        """How many of ``calls`` were gradient evaluations (``evaluate(X, grad=True)``)."""
+        return self._grad_calls
+
+    @property
+    def has_grad(self) -> bool:
+        """Whether ``evaluate(X, grad=True)`` is offered natively (subclasses implement ``_evaluate_grad``)."""
+        return False
+
+    def cost(self) -> OracleCost:
+        """Points and wall seconds spent so far, value calls and gradient calls apart."""
+        with self._lock:
+            return OracleCost(self._calls - self._grad_calls, self._seconds[0], self._grad_calls, self._seconds[1])
 
     def reset_calls(self) -> None:
         with self._lock:
             self._calls = 0
+            self._grad_calls = 0
+            self._seconds = [0.0, 0.0]
 
-    def _count(self, n: int) -> None:
+    def _count(self, n: int, grad: bool = False, seconds: float = 0.0) -> None:
         with self._lock:
             self._calls += n
+            self._grad_calls += n if grad else 0
+            self._seconds[1 if grad else 0] += seconds
+
+    def _require_grad(self) -> None:
+        if not self.has_grad:
+            raise ValueError(f"grad: {type(self).__name__} has no native gradient (has_grad is False); evaluate "
+                             "with grad=False, or difference its values (what the defense does for such oracles)")
 
     def check_points(self, X: Any, name: str = "X") -> np.ndarray:
         """Validate X (n, dim): C-contiguous float64, finite (subclasses add their own rules)."""
@@ -119,29 +219,45 @@ class Oracle:
 
         return check_matrix(X, name, self.dim)
 
-    def evaluate(self, X: Any) -> OracleResult:
-        """Values and standard errors at X (n, dim); counts n calls."""
+    def evaluate(self, X: Any, grad: bool = False) -> OracleResult:
+        """Values and standard errors at X (n, dim), with ``grad=True`` also their gradients
+        (``has_grad`` oracles only); counts n calls (and n ``grad_calls``)."""
         X = self.check_points(X)
+        if not isinstance(grad, (bool, np.bool_)):
+            raise TypeError(f"grad: expected a bool, got {type(grad).__name__} {grad!r}")
+        if grad:
+            self._require_grad()
         if X.shape[0] == 0:
-            return frozen_result(np.empty(0))
-        price, stderr = self._evaluate(X)
+            return frozen_result(np.empty(0), None, np.empty((0, self.dim)) if grad else None)
+        t0 = time.perf_counter()
+        if grad:
+            price, stderr, g, gs = self._evaluate_grad(X)
+            g, gs = check_grad(type(self).__name__, X, g, gs)
+        else:
+            (price, stderr), g, gs = self._evaluate(X), None, None
         price = self._check_output(X, price, stderr)
-        self._count(X.shape[0])
-        return frozen_result(price, stderr)
+        self._count(X.shape[0], bool(grad), time.perf_counter() - t0)
+        return frozen_result(price, stderr, g, gs)
 
     def __call__(self, X: Any) -> np.ndarray:
         """Values at X (n, dim): (n,) float64, a new writable array (the hot path: no stderr kept)."""
         X = self.check_points(X)
         if X.shape[0] == 0:
             return np.empty(0, dtype=np.float64)
+        t0 = time.perf_counter()
         price, stderr = self._evaluate(X)
         price = self._check_output(X, price, stderr)
-        self._count(X.shape[0])
+        self._count(X.shape[0], False, time.perf_counter() - t0)
         price = np.asarray(price, dtype=np.float64)
         return price if price.flags.writeable and price.flags.c_contiguous else np.array(price)
 
     def _evaluate(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _evaluate_grad(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]:
+        """``(price, stderr or None, grad (n, dim), grad_stderr (n, dim) or None)`` on validated X;
+        subclasses with ``has_grad`` True implement it."""
+        raise NotImplementedError  # pragma: no cover - guarded by _require_grad
 
     def _check_output(self, X: np.ndarray, price: np.ndarray, stderr: np.ndarray | None) -> np.ndarray:
         """Hook on every result before it is counted or returned: the prices to return (the barrier

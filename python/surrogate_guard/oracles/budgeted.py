@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from .base import Oracle, OracleLike, OracleResult, Spec, check_oracle, frozen_result
+from .base import Oracle, OracleLike, OracleResult, Spec, check_oracle, frozen_result, has_grad
 
 __all__ = ["BudgetedOracle", "BudgetExhausted"]
 
@@ -71,10 +71,15 @@ class BudgetedOracle(Oracle):
         """A budgeted view sharing this one's cache; what it prices counts here too."""
         return BudgetedOracle(self.oracle, budget, _parent=self)
 
-    def _count(self, n: int) -> None:
-        super()._count(n)
+    def _count(self, n: int, grad: bool = False, seconds: float = 0.0) -> None:
+        super()._count(n, grad, seconds)
         if self._parent is not None:
-            self._parent._count(n)
+            self._parent._count(n, grad, seconds)
+
+    @property
+    def has_grad(self) -> bool:
+        """The wrapped oracle's: gradients pass through (counted, never cached)."""
+        return has_grad(self.oracle)
 
     def spec(self) -> Spec:
         """Refused: the ledger (cache, count, budget) must stay in one process."""
@@ -86,10 +91,50 @@ class BudgetedOracle(Oracle):
     def check_points(self, X: Any, name: str = "X") -> np.ndarray:
         return self.oracle.check_points(X, name)
 
-    def evaluate(self, X: Any) -> OracleResult:
+    def evaluate(self, X: Any, grad: bool = False) -> OracleResult:
         """Values and standard errors at X; only points never priced before are sent to the oracle
-        (and counted); refused with ``BudgetExhausted`` before any pricing if they exceed the budget."""
-        return frozen_result(*self._lookup(X))
+        (and counted); refused with ``BudgetExhausted`` before any pricing if they exceed the budget.
+
+        ``grad=True`` (a ``has_grad`` oracle): every distinct row of X is evaluated with its gradient
+        and counted, one call and one grad call each, even where its value is cached (the cache holds
+        values only); the values of points new to the ledger are added to it."""
+        if not isinstance(grad, (bool, np.bool_)):
+            raise TypeError(f"grad: expected a bool, got {type(grad).__name__} {grad!r}")
+        return self._grad(X) if grad else frozen_result(*self._lookup(X))
+
+    def _grad(self, X: Any) -> OracleResult:
+        self._require_grad()
+        X = self.check_points(X)
+        led = self._ledger
+        with led.lock:
+            keys = [r.tobytes() for r in X]
+            slot: dict[bytes, int] = {}
+            first: list[int] = []
+            rows = np.empty(X.shape[0], dtype=np.int64)
+            for i, k in enumerate(keys):
+                j = slot.get(k)
+                if j is None:
+                    j = slot[k] = len(first)
+                    first.append(i)
+                rows[i] = j
+            if len(first) > self.remaining:
+                raise BudgetExhausted(f"oracle budget {self.budget}: {self.calls} used, {len(first)} more gradient "
+                                      f"evaluations requested ({self.remaining:g} left here or in a parent budget)")
+            if not first:
+                return frozen_result(np.empty(0), None, np.empty((0, self.dim)))
+            t0 = time.perf_counter()
+            try:
+                res = cast(Any, self.oracle).evaluate(X[first], grad=True)  # has_grad checked above
+            finally:
+                dt = time.perf_counter() - t0
+                led.seconds += dt
+            unseen = [j for j, i in enumerate(first) if keys[i] not in led.index]
+            if unseen:
+                led.add(X[first][unseen], OracleResult(np.asarray(res.price)[unseen], np.asarray(res.stderr)[unseen]))
+            self._count(len(first), True, dt)
+            assert res.grad is not None
+            return frozen_result(res.price[rows], res.stderr[rows], res.grad[rows],
+                                 None if res.grad_stderr is None else res.grad_stderr[rows])
 
     def __call__(self, X: Any) -> np.ndarray:
         return self._lookup(X)[0]
@@ -119,10 +164,11 @@ class BudgetedOracle(Oracle):
                 try:
                     res = self.oracle.evaluate(X[first])
                 finally:
-                    led.seconds += time.perf_counter() - t0
+                    dt = time.perf_counter() - t0
+                    led.seconds += dt
                 base = len(led.index)
                 led.add(X[first], res)
-                self._count(len(first))
+                self._count(len(first), False, dt)
                 rows = np.where(rows < 0, base - 1 - rows, rows)
             return led.z[rows], led.se[rows]
 

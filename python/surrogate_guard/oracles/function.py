@@ -54,9 +54,13 @@ class Function(Oracle):
         stderr: None (exact values: standard errors 0), a number (the same standard error for
             every point) or a callable ``(X) -> (n,)`` (a noisy oracle reporting its own).
         name: shown in ``repr`` and in error messages.
+        grad: None, or a callable ``(X) -> (n, d)``, the derivatives of ``fn`` in every input (exact:
+            its standard errors are 0). With it ``has_grad`` is True and ``evaluate(X, grad=True)``
+            calls ``fn`` and ``grad`` once each on the batch.
     """
 
-    def __init__(self, fn: Callable[[np.ndarray], Any], box: Any, stderr: Any = None, *, name: str | None = None) -> None:
+    def __init__(self, fn: Callable[[np.ndarray], Any], box: Any, stderr: Any = None, *, name: str | None = None,
+                 grad: Callable[[np.ndarray], Any] | None = None) -> None:
         if not callable(fn):
             raise TypeError(f"fn: expected a callable (n, d) -> (n,), got {type(fn).__name__}")
         b = Box.of(box)
@@ -69,11 +73,18 @@ class Function(Oracle):
                 raise ValueError(f"stderr: expected a finite number >= 0, got {stderr!r}")
             stderr = float(stderr)
         self.stderr = stderr
+        if grad is not None and not callable(grad):
+            raise TypeError(f"grad: expected None or a callable (n, d) -> (n, d), got {type(grad).__name__}")
+        self.grad = grad
         self.name = name or getattr(fn, "__name__", type(fn).__name__)
 
     def spec(self) -> Spec:
         """``(Function, kwargs)``: what pickles (oracles/base.py); ``fn`` must pickle too."""
-        return Function, {"fn": self.fn, "box": self.box, "stderr": self.stderr, "name": self.name}
+        return Function, {"fn": self.fn, "box": self.box, "stderr": self.stderr, "name": self.name, "grad": self.grad}
+
+    @property
+    def has_grad(self) -> bool:
+        return self.grad is not None
 
     def _call_values(self, fn: Callable, X: np.ndarray, what: str) -> np.ndarray:
         X = X.view()  # read-only view: the caller's own array keeps its flags
@@ -124,6 +135,24 @@ class Function(Oracle):
                                  f"{_rows_text(np.flatnonzero(se < 0))}")
             return price, se
         return price, np.full(X.shape[0], self.stderr)
+
+    def _evaluate_grad(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, None]:
+        price, se = self._evaluate(X)
+        assert self.grad is not None
+        Xr = X.view()
+        Xr.setflags(write=False)
+        try:
+            g = np.array(self.grad(Xr), dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise OracleFunctionError(f"oracle {self.name!r}: grad raised {type(exc).__name__}: {exc}",
+                                      np.arange(0), "raised") from exc
+        if g.shape != X.shape:
+            raise ValueError(f"oracle {self.name!r}: grad returned shape {g.shape}, expected {X.shape}")
+        bad = np.flatnonzero(~np.isfinite(g).all(axis=1))
+        if bad.size:
+            raise OracleFunctionError(f"oracle {self.name!r}: grad returned non-finite values on rows "
+                                      f"{_rows_text(bad)}", bad, "non-finite")
+        return price, se, g, None
 
     def __repr__(self) -> str:
         return f"Function({self.name}, {self.box}, calls={self.calls})"

@@ -6,6 +6,7 @@ and CUDA draw the same numbers. See docs/monte_carlo.md for the schemes and thei
 """
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Literal
@@ -29,7 +30,7 @@ _MAX_STEPS = 2**31 - 1
 _MAX_PATHS = 2**62
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MCResult(OracleResult):
     """One Monte Carlo evaluation: ``price`` and ``stderr`` (n,) float64 (read-only), the
     ``paths`` and ``steps`` simulated per point, the ``device`` and ``precision`` used, and
@@ -148,13 +149,17 @@ class MonteCarlo(BarrierOracle):
                           f"docs/monte_carlo.md", ReliabilityWarning, stacklevel=3)
         for a in (price, stderr, reliable):
             a.setflags(write=False)
-        return MCResult(price, stderr, self.paths, self.steps, self.device, self.precision, reliable)
+        return MCResult(price=price, stderr=stderr, paths=self.paths, steps=self.steps, device=self.device,
+                        precision=self.precision, reliable=reliable)
 
-    def evaluate(self, X) -> MCResult:
+    def evaluate(self, X, grad: bool = False) -> MCResult:
         """Price X (n, 5): an ``MCResult`` with price and stderr (n,) float64. Counts n calls."""
         X = self.check_points(X)
+        if grad:
+            self._require_grad()
+        t0 = time.perf_counter()
         res = self._run(X)
-        self._count(X.shape[0])
+        self._count(X.shape[0], False, time.perf_counter() - t0)
         return res
 
     def _evaluate(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
