@@ -90,7 +90,7 @@ def test_contract_on_full_domain(option, q):
 
 def test_scale_free_in_spot():
     """The contract is relative to the spot: spot 1e4 (the issue's -6e10 up-and-out put) prices as spot 100 x 100."""
-    X = np.array([[100.0, 150.0, 0.2, 1.0, 0.05], [95.0, 120.0, 0.005, 0.5, 0.3], [1900.0, 110.0, 1.0, 3.0, 0.0]])
+    X = np.array([[100.0, 150.0, 0.2, 1.0, 0.05], [95.0, 120.0, 0.005, 0.5, 0.2], [1900.0, 110.0, 1.0, 3.0, 0.0]])
     small = sg.oracles.FiniteDifference(sg.BarrierOption("up-and-out", "put"))(X)
     big = sg.oracles.FiniteDifference(sg.BarrierOption("up-and-out", "put", spot=1e4))(X * [100, 100, 1, 1, 1])
     np.testing.assert_allclose(big, 100.0 * small, rtol=1e-9, atol=1e-9)
@@ -106,7 +106,7 @@ def test_scale_free_in_spot():
         ([100.0, 90.0, 0.2, 100.0, 0.05], r"maturity must lie in \[0.001, 30\]"),
         ([100.0, 90.0, 0.2, 1.0, 0.5], r"rate must lie in \[-0.1, 0.3\]"),
         ([100.0, 90.0, 1.5, 10.0, 0.05], r"volatility\^2 x maturity must lie in \[0, 20\].*row 1 holds 22.5"),
-        ([100.0, 90.0, 0.005, 30.0, 0.3], r"drift number .* must lie in \[0, 100\]"),
+        ([100.0, 90.0, 0.005, 30.0, 0.3], r"drift number .* must lie in \[0, 30\]"),
     ],
 )
 def test_refuses_outside_domain(row, match):
@@ -189,9 +189,9 @@ def test_grid_adapts_only_where_needed():
     fd = sg.oracles.FiniteDifference(opt)
     X = sg.presets.get("paper").sample(20000, seed=3)
     N, M = fd.grids(X)
-    assert np.mean((N > 1000) | (M > 1000)) <= 1e-3 and np.mean(N * M) <= 1.001e6  # 3 of 20000 at vol ~0.01, T ~5
+    assert np.mean((N > 1000) | (M > 1000)) <= 1e-3 and np.mean(N * M) <= 1.001e6  # 13 of 20000 at vol ~0.01, T ~5
     N, M = fd.grids(np.array([[100.0, 90.0, 0.005, 1.0, 0.3], [2000.0, 200.0, 0.3, 30.0, -0.1]]))
-    assert N[0] > 5000 and M[0] > 2000 and 1000 < N[1] < 4000
+    assert N[0] > 5000 and M[0] > 2000 and 4000 < N[1] < 10000  # drift; solution scale 400 x spot
 
 
 def test_threads_do_not_change_results():

@@ -33,12 +33,12 @@ VARIANCE_MAX = 20.0  # volatility^2 x maturity
 DIVIDEND_RANGE = (-0.1, 0.3)
 # Drift over diffusion across the option's life, D = |r - q - sigma^2/2| sqrt(T) / sigma: the grid
 # grows as D^2 (_fd_grid.grid_factors), so D is bounded (it only binds below volatility ~0.02).
-DRIFT_MAX = 100.0
+DRIFT_MAX = 30.0
 MAX_SPACE_STEPS = 2**17  # user grids; the per-point adaptation may grow them up to ADAPT_MAX_*
 MAX_TIME_STEPS = 2**20
 MAX_RANNACHER = 64
 # The adapted grid's ceiling (above the user's): inside the domain the default grid grows to at most
-# 19028 x 9514; outside (check_domain=False) the cap keeps a solve below ~6e8 node-steps.
+# 9514 x 5657; outside (check_domain=False) the cap keeps a solve below ~6e8 node-steps.
 ADAPT_MAX_SPACE = 2**15
 ADAPT_MAX_TIME = 2**14
 # Bytes per grid node of one block of LANES jobs in flight: the workspace (NF x LANES float64), the
@@ -138,7 +138,7 @@ class FiniteDifference(BarrierOracle):
     strike / spot and barrier / spot in [0.05, 20], volatility in [0.005, 2], maturity in
     [0.001, 30] years, rate and the option's dividend in [-0.1, 0.3], volatility^2 x maturity
     <= 20, and the drift number |rate - dividend - volatility^2/2| sqrt(maturity) / volatility <= 100
-    (binding only below volatility ~0.02: at 0.005 and maturity 30, |rate - dividend| <= 0.09). Outside it a ``ValueError`` names the column, the domain and the first row;
+    (binding only at small volatility with a large net drift: at 0.005, |rate - dividend| sqrt(maturity) <= 0.15). Outside it a ``ValueError`` names the column, the domain and the first row;
     ``check_domain=False`` prices anyway, without the contract. Every call is bounded before it
     runs (``limits.check_work`` in node-steps, ``limits.check_memory``), and every price is checked
     against the no-arbitrage bounds: never negative, NaN or infinite (a ValueError instead).
