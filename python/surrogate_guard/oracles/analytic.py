@@ -192,12 +192,28 @@ class Analytic(BarrierOracle):
         """``(Analytic, kwargs)``: what pickles (oracles/base.py)."""
         return Analytic, {"option": self.option, "box": self.box, "check_domain": self.check_domain}
 
+    @property
+    def has_grad(self) -> bool:
+        """True: ``evaluate(X, grad=True)`` gives exact derivatives in all five columns (forward-mode
+        differentiation of the formulas, ``_analytic_grad``), at about 2x the time of a price."""
+        return True
+
     def _evaluate(self, X: np.ndarray) -> tuple[np.ndarray, None]:
         if self.check_domain:
             check_in_domain(X, self.option.spot, DOMAIN, "Analytic")
         out = np.empty(X.shape[0], dtype=np.float64)
         _price_batch(self.option.code, self.option.spot, self.option.dividend, X, out)
         return out, None
+
+    def _evaluate_grad(self, X: np.ndarray) -> tuple[np.ndarray, None, np.ndarray, None]:
+        from ._analytic_grad import price_grad_batch
+
+        if self.check_domain:
+            check_in_domain(X, self.option.spot, DOMAIN, "Analytic")
+        price = np.empty(X.shape[0], dtype=np.float64)
+        grad = np.empty((X.shape[0], 5), dtype=np.float64)
+        price_grad_batch(self.option.code, self.option.spot, self.option.dividend, X, price, grad)
+        return price, None, grad, None
 
 
 @nb.njit(cache=True, parallel=True, fastmath=False)
