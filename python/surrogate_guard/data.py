@@ -20,13 +20,15 @@ __all__ = ["Labelled", "label", "make_dataset"]
 
 @dataclass(frozen=True)
 class Labelled:
-    """Labelled points: ``X`` (n, d), ``y`` (n,) and ``y_stderr`` (n,) float64 (read-only), and the
-    ``oracle_calls`` spent on them."""
+    """Labelled points: ``X`` (n, d), ``y`` (n,) and ``y_stderr`` (n,) float64 (read-only), the
+    ``oracle_calls`` spent on them, and ``reliable`` (n,) bool (read-only; None: all reliable): False
+    where the oracle judged its own value unreliable (``MCResult.reliable``)."""
 
     X: np.ndarray
     y: np.ndarray
     oracle_calls: int
     y_stderr: np.ndarray | None = None
+    reliable: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
@@ -44,17 +46,21 @@ def label(oracle: OracleLike, X: Any, *, batch_size: int = 4096) -> Labelled:
     before = oracle.calls
     y = np.empty(X.shape[0], dtype=np.float64)
     se = np.empty(X.shape[0], dtype=np.float64)
+    rel = np.ones(X.shape[0], dtype=bool)
     for s in range(0, X.shape[0], batch_size):
         res = oracle.evaluate(X[s:s + batch_size])
         y[s:s + batch_size] = res.price
         se[s:s + batch_size] = res.stderr
+        r = getattr(res, "reliable", None)
+        if r is not None:
+            rel[s:s + batch_size] = r
     bad = ~np.isfinite(y)
     if bad.any():
         row = int(np.argmax(bad))
         raise ValueError(f"oracle: returned {y[row]!r} for row {row} of X ({X[row].tolist()})")
-    for a in (X, y, se):
+    for a in (X, y, se, rel):
         a.setflags(write=False)
-    return Labelled(X, y, oracle.calls - before, se)
+    return Labelled(X, y, oracle.calls - before, se, rel)
 
 
 def make_dataset(box: Any, oracle: OracleLike, n: int, *, seed: int = 0, method: SamplingMethod = "uniform",

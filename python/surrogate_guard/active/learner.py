@@ -37,7 +37,9 @@ class Round:
     """One round: oracle calls so far (all of them, ``tell``'s included), training-set size,
     validation and (when a test set is given) test RMSE and worst absolute error, seconds spent
     proposing (search and pricing) and updating, wall seconds since the learner started and, of
-    them, seconds inside the oracle (``tell``'s oracle time is the caller's, not counted)."""
+    them, seconds inside the oracle (``tell``'s oracle time is the caller's, not counted).
+    ``grad_calls``: how many of the calls (in this process) were native oracle gradients, and
+    ``price_equivalents`` the calls with those weighted by their measured time over a price's."""
 
     round: int
     calls: int
@@ -50,6 +52,8 @@ class Round:
     fit_s: float
     wall_s: float
     oracle_s: float
+    grad_calls: int = 0
+    price_equivalents: float = float("nan")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -203,8 +207,11 @@ class ActiveLearner:
         vr, vw = _errors(self.surrogate, self.val)
         tr, tw = _errors(self.surrogate, self.test)
         oracle_s = self._oracle_s0 + (0.0 if self.oracle is None else self.oracle.seconds)
+        grads = 0 if self.oracle is None else self.oracle.grad_calls
+        ratio = None if self.oracle is None else self.oracle.cost().grad_ratio
         r = Round(len(self.history), self.calls, len(self.y), vr, vw, tr, tw, propose_s, fit_s,
-                  self._elapsed + time.perf_counter() - self._t0, oracle_s)
+                  self._elapsed + time.perf_counter() - self._t0, oracle_s, grads,
+                  float(self.calls - grads + grads * (1.0 if ratio is None else ratio)))
         self.history.append(r)
         return r
 

@@ -32,6 +32,7 @@ from typing import Literal
 import numpy as np
 
 from ..defense.search import find_error_maximizers
+from ..oracles.base import has_grad
 from ..defense.seeding import levy_steps
 from ..defense.settings import SearchSettings
 from ..box import sobol_unit
@@ -57,7 +58,9 @@ class ErrorMaximizers:
     the moves ascent; ``pool`` candidates for the steepest points; ``steps`` per seed; ``moves``
     per centre and step and ``radius`` (unit box) of the moves ascent; ``breadth`` the initial
     breadth share, ``adapt`` and its bounds ``min_breadth``/``max_breadth``; ``merge_radius``.
-    Gradient ascent: ``lr``, ``levy_scale`` (its Levy seeds), ``keep_stencils``.
+    Gradient ascent: ``lr``, ``levy_scale`` (its Levy seeds), ``keep_stencils``, and
+    ``oracle_gradient`` ("auto": the oracle's native gradient when it has one, "native",
+    "differences"; ``SearchSettings.oracle_gradient``).
     """
 
     ascent: Literal["moves", "gradient"] = "moves"
@@ -75,6 +78,7 @@ class ErrorMaximizers:
     lr: float = 0.05
     levy_scale: float = 0.05
     keep_stencils: bool = True
+    oracle_gradient: Literal["auto", "native", "differences"] = "auto"
     name: str = "error-maximizers"
     last_maximizers: np.ndarray = field(default_factory=lambda: np.empty((0, 0)), repr=False)
 
@@ -99,7 +103,8 @@ class ErrorMaximizers:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
                 raise ValueError(f"{name}: expected a finite number > 0, got {v!r}")
-        self.search = SearchSettings(steps=self.steps, lr=self.lr, decay=0.5, decay_every=2)
+        self.search = SearchSettings(steps=self.steps, lr=self.lr, decay=0.5, decay_every=2,
+                                     oracle_gradient=self.oracle_gradient)
         self._breadth = float(self.breadth)
 
     # -- checkpoints ---------------------------------------------------------------------------
@@ -218,7 +223,10 @@ class ErrorMaximizers:
     def _gradient(self, state: LearnerState, budget: int) -> Proposal:
         oracle, box = state.oracle, state.box
         assert oracle is not None
-        per_seed = self.steps * (2 * box.dim + 1)
+        # Calls per seed: a native gradient prices one point per step (plus the seed once, when the
+        # ledger has no value call to time it against); central differences 2d + 1.
+        native = self.search.oracle_gradient == "native" or (self.search.oracle_gradient == "auto" and has_grad(oracle))
+        per_seed = self.steps + 1 if native else self.steps * (2 * box.dim + 1)
         m = budget // per_seed
         if m < 1:
             return concat([], box.dim)

@@ -9,6 +9,10 @@ with se_Z the oracle's standard error at x and se_y the label's (given, or assum
 oracle's own when not given: labels made by an oracle of the same kind). For a deterministic
 oracle se = 0 and the rule is the rounding floor rel_tol; for Monte Carlo k = 5 standard
 errors of the difference make an honest label's false alarm rate 5.7e-7 (two-sided normal).
+
+An oracle value the oracle itself judges unreliable (``MCResult.reliable`` False: too few effective
+paths for its standard error to mean anything) convicts no label: the row is recorded as
+``inconclusive`` (its call is spent and counted) and never reported as poisoned on that evidence.
 """
 from __future__ import annotations
 
@@ -48,6 +52,7 @@ class LabelChecker:
         self.settings = settings
         self.checked: dict[int, float] = {}  # row -> oracle value, in the order checked
         self.suspects: list[int] = []  # rows found wrong, in the order found
+        self.inconclusive: list[int] = []  # rows whose oracle value was unreliable: not judged
 
     @property
     def remaining(self) -> float:
@@ -66,7 +71,10 @@ class LabelChecker:
         res = self.oracle.evaluate(self.view.X[r])
         y_se = None if self.view.y_stderr is None else self.view.y_stderr[r]
         tol = label_tolerance(self.settings, self.view.X[r], res.price, res.stderr, y_se)
-        bad = np.abs(self.view.y[r] - res.price) > tol
+        rel = getattr(res, "reliable", None)
+        ok = np.ones(len(r), dtype=bool) if rel is None else np.asarray(rel, dtype=bool)
+        bad = (np.abs(self.view.y[r] - res.price) > tol) & ok
+        self.inconclusive.extend(int(i) for i in r[~ok])
         for i, z in zip(rows, res.price):
             self.checked[i] = float(z)
         wrong = r[bad]

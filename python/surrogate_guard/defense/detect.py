@@ -25,7 +25,7 @@ from ..oracles.budgeted import BudgetedOracle
 from .checks import LabelChecker
 from .infer import infer_poisoned
 from .report import DetectionCost, DetectionReport
-from .search import Maximizers, find_error_maximizers
+from .search import Maximizers, find_error_maximizers, price_equivalents
 from .seeding import SEED_STRATEGIES, Strategy, TrainingSignals, choose_seeds
 from .settings import DETECT_SEARCH, CheckSettings, SearchSettings, apply_legacy
 from .training import TrainingView
@@ -94,7 +94,9 @@ def detect(surrogate: Any, oracle: OracleLike, X_train: Any, y_train: Any, *, or
     cost = DetectionCost(oracle_calls=Z.calls, oracle_calls_search=calls_search,
                          oracle_calls_check=Z.calls - calls_search, oracle_budget=budget,
                          relabel_all_calls=len(view), kernel_steps=mx.kernel_steps, calls_free_seed_checks=n_free,
-                         inference=note, **run.timings)
+                         inference=note, grad_calls=Z.grad_calls,
+                         price_equivalents=price_equivalents(Z.calls, Z.grad_calls, mx.grad_ratio),
+                         grad_ratio=mx.grad_ratio, checks_inconclusive=len(run.checker.inconclusive), **run.timings)
     settings = {"strategy": strategy, "seeds": int(len(seeds_raw)), "seed": seed,
                 "error_threshold": float(threshold), "search": search.to_dict(), "check": check.to_dict()}
     confirmed = run.checker.confirmed()

@@ -26,6 +26,10 @@ class DetectionCost:
     ``relabel_all_calls`` is what checking every training row would cost; ``fraction_of_relabel_all``
     the share of it spent. ``calls_free_seed_checks``: label checks that cost nothing (seeds that
     are training rows, priced by the search anyway). ``inference``: what the local model did.
+    ``grad_calls``: how many of the calls were native gradient evaluations (the search's, when the
+    oracle has them); ``price_equivalents``: the calls with those weighted by ``grad_ratio``, their
+    measured time over a price's. ``checks_inconclusive``: checked rows whose oracle value was
+    unreliable (Monte Carlo), so not judged.
     """
 
     oracle_calls: int
@@ -41,6 +45,10 @@ class DetectionCost:
     infer_s: float = 0.0
     total_s: float = 0.0
     inference: dict = field(default_factory=dict)
+    grad_calls: int = 0
+    price_equivalents: float = float("nan")
+    grad_ratio: float | None = None
+    checks_inconclusive: int = 0
 
     @property
     def fraction_of_relabel_all(self) -> float:

@@ -1,8 +1,10 @@
 """Batched gradient ascent on e(x) = (Y(x) - Z(x))^2 from many seeds at once, in any dimension.
 
-grad Y comes from the fused native kernel; grad Z from central differences of the oracle,
-all seeds and all 2d+1 stencil points in ONE oracle batch per step (common random numbers
-keep Monte Carlo differences smooth). Work is done in the unit box of the surrogate's ``Box``;
+grad Y comes from the fused native kernel; grad Z from the oracle's native gradient where it has
+one (``has_grad``: one gradient call per seed and step, e.g. pathwise Monte Carlo tangents), else
+from central differences, all seeds and all 2d+1 stencil points in ONE oracle batch per step
+(common random numbers keep Monte Carlo differences smooth). The cost is reported in oracle calls
+and in price-equivalents (gradient calls weighted by their time measured in the same run). Work is done in the unit box of the surrogate's ``Box``;
 steps are normalized-gradient steps whose length decays geometrically (``SearchSettings``).
 """
 from __future__ import annotations
@@ -17,12 +19,12 @@ import numpy as np
 from .._device import Device
 from .._validate import check_int
 from ..box import Box
-from ..oracles.base import OracleLike, check_oracle
+from ..oracles.base import OracleLike, check_oracle, has_grad
 from ..oracles.budgeted import BudgetedOracle, BudgetExhausted
 from .settings import SearchSettings, apply_legacy
 from .training import TrainingView
 
-__all__ = ["Maximizers", "find_error_maximizers", "merge_maximizers"]
+__all__ = ["Maximizers", "find_error_maximizers", "merge_maximizers", "price_equivalents"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,10 @@ class Maximizers:
     steps_run: int
     wall_s: float
     trajectories_error: np.ndarray = field(repr=False)  # (steps_run, m) error of every seed at every step
+    grad_calls: int = 0  # how many of oracle_calls were native gradient evaluations
+    price_equivalents: float = float("nan")  # oracle_calls with gradient calls weighted by grad_ratio
+    grad_ratio: float | None = None  # measured seconds of a gradient point over a price point (None: none used)
+    oracle_gradient: str = "differences"  # how grad Z was computed: "native" or "differences"
 
     @classmethod
     def empty(cls, d: int) -> "Maximizers":
@@ -142,8 +148,14 @@ def find_error_maximizers(surrogate: Any, oracle: OracleLike, *, seeds: Any, sea
         Z = oracle if oracle_budget is None else oracle.child(oracle_budget)
     else:
         Z = BudgetedOracle(oracle, oracle_budget)
-    calls0 = Z.calls
-    best, traj, kernel_steps = _ascend(surrogate.export(np.dtype(search.dtype)), Z, U, X0, b, search, device, threads)
+    native = search.oracle_gradient == "native" or (search.oracle_gradient == "auto" and has_grad(Z))
+    if native and not has_grad(Z):
+        raise ValueError(f"search.oracle_gradient='native': the oracle {type(oracle).__name__} has no native gradient "
+                         "(has_grad is False); use 'auto' or 'differences'")
+    calls0, grads0 = Z.calls, Z.grad_calls
+    ratio: list[float | None] = [None]
+    best, traj, kernel_steps = _ascend(surrogate.export(np.dtype(search.dtype)), Z, U, X0, b, search, device, threads,
+                                       native, ratio)
     best_e, best_u, best_y, best_z = best
     idx = np.flatnonzero(np.isfinite(best_e))
     keep = idx[merge_maximizers(best_u[idx], best_e[idx], search.merge_radius)] if idx.size else idx
@@ -154,12 +166,36 @@ def find_error_maximizers(surrogate: Any, oracle: OracleLike, *, seeds: Any, sea
         n_near=n_near, seed_index=keep, oracle_calls=Z.calls - calls0, kernel_steps=kernel_steps,
         steps_run=len(traj), wall_s=time.perf_counter() - t0,
         trajectories_error=np.array(traj).reshape(len(traj), U.shape[0]),
+        grad_calls=Z.grad_calls - grads0,
+        price_equivalents=price_equivalents(Z.calls - calls0, Z.grad_calls - grads0, ratio[0]),
+        grad_ratio=ratio[0], oracle_gradient="native" if native else "differences",
     )
 
 
+def price_equivalents(calls: int, grad_calls: int, ratio: float | None) -> float:
+    """``calls`` with each of its ``grad_calls`` weighted by ``ratio`` (a gradient point's measured time
+    over a price point's; None counts them as 1)."""
+    return float(calls - grad_calls + grad_calls * (1.0 if ratio is None else ratio))
+
+
+def measured_grad_ratio(Z: BudgetedOracle) -> float | None:
+    """Seconds per gradient point over seconds per value point, from the ledger of Z's root budget
+    (every call through the family is timed there); None until both kinds ran."""
+    return _root(Z).cost().grad_ratio
+
+
+def _root(Z: BudgetedOracle) -> BudgetedOracle:
+    while Z._parent is not None:
+        Z = Z._parent
+    return Z
+
+
 def _ascend(weights, Z: BudgetedOracle, U: np.ndarray, X0: np.ndarray, b: Box, search: SearchSettings,
-            device: Device, threads: int | None):
-    """The ascent loop: ((best error, unit point, Y, Z) per seed, error trajectories, kernel calls)."""
+            device: Device, threads: int | None, native: bool = False, ratio: list | None = None):
+    """The ascent loop: ((best error, unit point, Y, Z) per seed, error trajectories, kernel calls).
+    With ``native``, grad Z is the oracle's own (one gradient call per step); the gradient's cost ratio
+    goes into ``ratio[0]``, measured by the family's ledger (when it has timed no value call yet, the
+    seeds are priced once at step 0 for that: m calls, counted)."""
     from .. import kernels
 
     m, d = U.shape
@@ -169,15 +205,24 @@ def _ascend(weights, Z: BudgetedOracle, U: np.ndarray, X0: np.ndarray, b: Box, s
     traj: list[np.ndarray] = []
     for t in range(search.steps):
         Xr = X0 if t == 0 else b.denormalize(U)
-        P, span = stencil(Xr, h, b)
-        try:
-            zP = Z(P)
-        except BudgetExhausted:
-            break
-        z = zP[:m]
-        gz = np.empty((m, d))
-        for j in range(d):
-            gz[:, j] = (zP[(1 + 2 * j) * m:(2 + 2 * j) * m] - zP[(2 + 2 * j) * m:(3 + 2 * j) * m]) / span[:, j]
+        if native:
+            try:
+                if t == 0 and ratio is not None and _root(Z).cost().price_points == 0:
+                    Z(Xr)  # a value call to time against (only if the ledger has none)
+                gres = Z.evaluate(Xr, grad=True)
+            except BudgetExhausted:
+                break
+            z, gz = np.asarray(gres.price), np.asarray(gres.grad)
+        else:
+            P, span = stencil(Xr, h, b)
+            try:
+                zP = Z(P)
+            except BudgetExhausted:
+                break
+            z = zP[:m]
+            gz = np.empty((m, d))
+            for j in range(d):
+                gz[:, j] = (zP[(1 + 2 * j) * m:(2 + 2 * j) * m] - zP[(2 + 2 * j) * m:(3 + 2 * j) * m]) / span[:, j]
         # One fused kernel call: Y and grad Y at the iterates, then the normalized projected step
         # x <- clip(x + lr_t (hi - lo) s / |s|), s = 2 (Y - z)(grad Y - grad z)(hi - lo).
         res = kernels.ascent_step(weights, np.ascontiguousarray(Xr, dtype=dtype), z.astype(dtype), gz.astype(dtype),
@@ -189,4 +234,6 @@ def _ascend(weights, Z: BudgetedOracle, U: np.ndarray, X0: np.ndarray, b: Box, s
         better = e > best_e
         best_e[better], best_u[better], best_y[better], best_z[better] = e[better], U[better], y[better], z[better]
         U = np.clip(b.normalize(np.asarray(res.x, dtype=np.float64)), 0.0, 1.0)
+    if native and ratio is not None:
+        ratio[0] = measured_grad_ratio(Z)
     return (best_e, best_u, best_y, best_z), traj, len(traj)

@@ -30,6 +30,9 @@ class SearchSettings:
     merge_radius: maximizers closer than this (unit box) merge, keeping the largest error.
     density_radius: training points within this distance count as a maximizer's neighbours.
     dtype: precision of the surrogate's kernel ("float64" or "float32").
+    oracle_gradient: "auto" (the oracle's native gradient where it has one, ``has_grad``, else
+        central differences), "native" (required: an error for an oracle without one) or
+        "differences" (always central differences, 2d + 1 prices per seed and step).
     """
 
     steps: int = 30
@@ -40,6 +43,7 @@ class SearchSettings:
     merge_radius: float = 0.05
     density_radius: float = 0.1
     dtype: Dtype = "float64"
+    oracle_gradient: Literal["auto", "native", "differences"] = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", check_int(self.steps, "steps", minimum=1))
@@ -56,6 +60,8 @@ class SearchSettings:
         if name not in ("float64", "float32"):
             raise ValueError(f"dtype: expected 'float64' or 'float32', got {self.dtype!r}")
         object.__setattr__(self, "dtype", name)
+        if self.oracle_gradient not in ("auto", "native", "differences"):
+            raise ValueError(f"oracle_gradient: expected 'auto', 'native' or 'differences', got {self.oracle_gradient!r}")
 
     def step_length(self, t: int) -> float:
         return self.lr * self.decay ** (t // self.decay_every)

@@ -49,7 +49,7 @@ DEFAULT_CONFIG: dict = {
         # (DETECT_SEARCH, CheckSettings()), written out so a change of the library's defaults
         # moves no documented figure.
         "search": {"steps": 6, "lr": 0.05, "decay": 0.5, "decay_every": 3, "fd_step": 0.001,
-                   "merge_radius": 0.05, "density_radius": 0.1, "dtype": "float64"},
+                   "merge_radius": 0.05, "density_radius": 0.1, "dtype": "float64", "oracle_gradient": "auto"},
         "check": {"search_fraction": 0.3, "error_threshold": None, "min_density": 20, "check_radius": 0.1,
                   "grow_k": 8, "batch": 32, "confirm_cap": 200, "infer": True, "k_sigma": 5.0, "rel_tol": 1e-06,
                   "label_tol": None},

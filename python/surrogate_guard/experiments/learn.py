@@ -65,10 +65,18 @@ class TimedOracle:
     def check_points(self, X: Any, name: str = "X") -> np.ndarray:
         return self.oracle.check_points(X, name)
 
-    def evaluate(self, X: Any) -> Any:
+    @property
+    def has_grad(self) -> bool:
+        return bool(getattr(self.oracle, "has_grad", False))
+
+    @property
+    def grad_calls(self) -> int:
+        return int(getattr(self.oracle, "grad_calls", 0))
+
+    def evaluate(self, X: Any, grad: bool = False) -> Any:
         t = time.perf_counter()
         try:
-            res = self.oracle.evaluate(X)
+            res = self.oracle.evaluate(X, grad=True) if grad else self.oracle.evaluate(X)
         finally:
             self.seconds += time.perf_counter() - t
         if self.on_calls is not None:

@@ -20,10 +20,16 @@ from .config import oracle_label
 __all__ = ["result_of", "surrogate_metrics", "results_table", "figures", "timings_of", "report_md"]
 
 
+# Keys measured from wall time besides ``seconds`` and ``*_s``: the gradient-to-price time ratio and
+# the price-equivalents weighted by it.
+_TIMED = ("seconds", "grad_ratio", "price_equivalents")
+
+
 def _clean(obj: Any) -> Any:
-    """``obj`` without timing keys (``seconds``, ``*_s``), with NaN and inf as None, tuples as lists."""
+    """``obj`` without timing keys (``seconds``, ``*_s``, the time-weighted cost), with NaN and inf as
+    None, tuples as lists."""
     if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items() if not (k == "seconds" or str(k).endswith("_s"))}
+        return {k: _clean(v) for k, v in obj.items() if not (k in _TIMED or str(k).endswith("_s"))}
     if isinstance(obj, (list, tuple)):
         return [_clean(v) for v in obj]
     if isinstance(obj, (float, np.floating)):

@@ -44,12 +44,18 @@ class ReliabilityWarning(UserWarning):
 @dataclass(frozen=True)
 class OracleResult:
     """One evaluation: ``price`` and ``stderr`` (n,) float64, read-only (stderr 0: exact); with
-    ``grad=True``, ``grad`` and ``grad_stderr`` (n, dim) float64, read-only (else None)."""
+    ``grad=True``, ``grad`` and ``grad_stderr`` (n, dim) float64, read-only (else None);
+    ``reliable`` (n,) bool where the oracle judges its own values (Monte Carlo), None: all reliable."""
 
     price: np.ndarray
     stderr: np.ndarray
     grad: np.ndarray | None = None
     grad_stderr: np.ndarray | None = None
+    reliable: np.ndarray | None = None
+
+    def reliable_mask(self) -> np.ndarray:
+        """(n,) bool: ``reliable``, or all True when the oracle does not judge its values."""
+        return np.ones(len(self), dtype=bool) if self.reliable is None else np.asarray(self.reliable, dtype=bool)
 
     def __len__(self) -> int:
         return int(self.price.shape[0])
@@ -113,7 +119,7 @@ def check_oracle(oracle: Any, name: str = "oracle", dim: int | None = None) -> O
 
 
 def frozen_result(price: np.ndarray, stderr: np.ndarray | None = None, grad: np.ndarray | None = None,
-                  grad_stderr: np.ndarray | None = None) -> OracleResult:
+                  grad_stderr: np.ndarray | None = None, reliable: np.ndarray | None = None) -> OracleResult:
     """An OracleResult over read-only float64 copies-or-views; stderr None means zeros, and so does
     grad_stderr when grad is given."""
     p = np.ascontiguousarray(price, dtype=np.float64)
@@ -124,9 +130,13 @@ def frozen_result(price: np.ndarray, stderr: np.ndarray | None = None, grad: np.
         g = np.ascontiguousarray(grad, dtype=np.float64)
         gs = np.zeros_like(g) if grad_stderr is None else np.ascontiguousarray(grad_stderr, dtype=np.float64)
         arrays += [g, gs]
+    rel = None
+    if reliable is not None:
+        rel = np.array(reliable, dtype=bool)
+        arrays.append(rel)
     for a in arrays:
         a.setflags(write=False)
-    return OracleResult(p, s, g, gs)
+    return OracleResult(p, s, g, gs, rel)
 
 
 def check_grad(name: str, X: np.ndarray, grad: Any, grad_stderr: Any) -> tuple[np.ndarray, np.ndarray | None]:

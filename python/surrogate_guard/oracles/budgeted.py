@@ -31,6 +31,7 @@ class _Ledger:
         self.X = np.empty((0, dim))
         self.z = np.empty(0)
         self.se = np.empty(0)
+        self.rel = np.empty(0, dtype=bool)  # the oracle's own judgement of each value (MCResult.reliable)
         self.lock = threading.RLock()
         self.seconds = 0.0  # wall seconds inside the wrapped oracle
 
@@ -41,6 +42,7 @@ class _Ledger:
         self.X = np.concatenate([self.X, X])
         self.z = np.concatenate([self.z, res.price])
         self.se = np.concatenate([self.se, res.stderr])
+        self.rel = np.concatenate([self.rel, res.reliable_mask()])
 
 
 class BudgetedOracle(Oracle):
@@ -100,7 +102,10 @@ class BudgetedOracle(Oracle):
         values only); the values of points new to the ledger are added to it."""
         if not isinstance(grad, (bool, np.bool_)):
             raise TypeError(f"grad: expected a bool, got {type(grad).__name__} {grad!r}")
-        return self._grad(X) if grad else frozen_result(*self._lookup(X))
+        if grad:
+            return self._grad(X)
+        z, se, rel = self._lookup(X, True)
+        return frozen_result(z, se, reliable=rel)
 
     def _grad(self, X: Any) -> OracleResult:
         self._require_grad()
@@ -134,13 +139,13 @@ class BudgetedOracle(Oracle):
             self._count(len(first), True, dt)
             assert res.grad is not None
             return frozen_result(res.price[rows], res.stderr[rows], res.grad[rows],
-                                 None if res.grad_stderr is None else res.grad_stderr[rows])
+                                 None if res.grad_stderr is None else res.grad_stderr[rows], res.reliable_mask()[rows])
 
     def __call__(self, X: Any) -> np.ndarray:
         return self._lookup(X)[0]
 
-    def _lookup(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(values, stderr) at X as new arrays, pricing the points never seen before."""
+    def _lookup(self, X: Any, with_reliable: bool = False) -> tuple[np.ndarray, ...]:
+        """(values, stderr[, reliable]) at X as new arrays, pricing the points never seen before."""
         X = self.check_points(X)
         led = self._ledger
         with led.lock:
@@ -170,6 +175,8 @@ class BudgetedOracle(Oracle):
                 led.add(X[first], res)
                 self._count(len(first), False, dt)
                 rows = np.where(rows < 0, base - 1 - rows, rows)
+            if with_reliable:
+                return led.z[rows], led.se[rows], led.rel[rows]
             return led.z[rows], led.se[rows]
 
     def restore(self, X: Any, z: Any, stderr: Any) -> None:
