@@ -355,6 +355,13 @@ void CpuPlan<T>::value(const T* x, int64_t n, T* y, int num_threads) const {
   constexpr int P = kNV * simd::Lanes<T>::n;
   const typename Impl::ValueFn fn = sg_isa_pick<typename Impl::ValueFn>(&Impl::value_base, &Impl::value_v3,
                                                                       &Impl::value_v4);
+  constexpr int lanes = simd::Lanes<T>::n, kStack = 256;  // scalars per stack buffer (>= d, >= kMaxWidth)
+  if (n > 0 && n <= Impl::kPointwiseMax && L.net.d <= kStack) {
+    // A few points (one predict call): the one-point path on stack scratch, no allocation, no threads.
+    V a[kStack / lanes], b[kStack / lanes];
+    fn(L, x, 0, static_cast<int>(n), y, a, b);
+    return;
+  }
   const size_t rowv = static_cast<size_t>(L.maxrows) * kNV;  // scratch: two activation buffers
   for_blocks<V>((n + P - 1) / P, num_threads, 2 * rowv, [&](int64_t blk, V* buf) {
     const int64_t p0 = blk * P;
