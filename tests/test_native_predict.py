@@ -244,3 +244,13 @@ def test_cuda_value_matches_cpu():
         w = s.export(dtype)
         assert np.array_equal(mlp_value(w, X.astype(dtype), device="cuda"),
                               mlp_value_and_grad(w, X.astype(dtype), device="cuda").y)
+
+
+def test_pickle_drops_native_plans():
+    import pickle
+
+    s = surrogate(widths=(8,))
+    X = points(20)
+    y = s.predict(X, dtype=np.float32)
+    back = pickle.loads(pickle.dumps(s))
+    assert np.array_equal(back.predict(X, dtype=np.float32), y) and np.array_equal(back.predict(X), s.predict(X))

@@ -117,6 +117,10 @@ class Surrogate:
         self._export_cache: dict[str, MLPWeights] = {}
         self._plans: dict[tuple[str, str], Any] = {}  # (dtype, device) -> native plan of export(dtype)
 
+    def __getstate__(self) -> dict:
+        """Pickling (process pools) leaves the native plans behind: they belong to one process."""
+        return {**self.__dict__, "_plans": {}}
+
     @property
     def _params(self) -> list[torch.Tensor]:
         """The weights as float32 torch tensors [W0, b0, W1, ...] (imports torch)."""
