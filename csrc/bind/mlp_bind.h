@@ -76,6 +76,14 @@ int64_t check_xyg(int d, const Arr<T>& x, const Arr<T>& y, const py::object& g) 
   return n;
 }
 
+// Checks x (n, d) and y (n,) of the value-only forward; returns n.
+template <typename T>
+int64_t check_xy(int d, const Arr<T>& x, const Arr<T>& y) {
+  need(x.ndim() == 2 && x.shape(1) == d, "X: expected shape (B, " + std::to_string(d) + ")");
+  need(y.ndim() == 1 && y.shape(0) == x.shape(0), "Y: expected shape (B,)");
+  return x.shape(0);
+}
+
 template <typename T>
 T* opt_ptr(const py::object& o) {
   return o.is_none() ? nullptr : as_arr<T>(o, "G").mutable_data();

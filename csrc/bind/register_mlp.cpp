@@ -59,6 +59,18 @@ void bind_dtype(py::module_& m, const std::string& sfx) {
           },
           py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("g"), py::arg("threads"))
       .def(
+          "value",
+          // x (B, d), y (B,) written in full: the forward pass only.
+          [](const CpuPlan<T>& p, const Arr<T>& x, Arr<T>& y, int nt) {
+            const int64_t n = check_xy<T>(p.dim(), x, y);
+            T* yp = y.mutable_data();
+            const T* xp = x.data();
+            // Safe without the GIL: only raw buffers of arrays the caller keeps alive are touched.
+            py::gil_scoped_release nogil;
+            p.value(xp, n, yp, nt);
+          },
+          py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("threads"))
+      .def(
           "step",
           [](const CpuPlan<T>& p, const Arr<T>& x, const Arr<T>& z, const Arr<T>& gz, const py::object& eta,
              double eta0, const Arr<T>& lo, const Arr<T>& hi, bool normalized, Arr<T>& out, Arr<T>& y,
@@ -96,6 +108,27 @@ void bind_dtype(py::module_& m, const std::string& sfx) {
             p.run_host(xp, n, yp, gp, nullptr);
           },
           py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("g"))
+      .def(
+          "value_host",
+          [](CudaPlan<T>& p, const Arr<T>& x, Arr<T>& y) {
+            const int64_t n = check_xy<T>(p.dim(), x, y);
+            T* yp = y.mutable_data();
+            const T* xp = x.data();
+            // Safe without the GIL: only raw buffers of arrays the caller keeps alive are touched.
+            py::gil_scoped_release nogil;
+            p.value_host(xp, n, yp);
+          },
+          py::arg("x").noconvert(), py::arg("y").noconvert())
+      .def(
+          "value_ptr",
+          // Device pointers (torch CUDA tensors' data_ptr()), validated in Python: x (n, d), y (n,).
+          [](CudaPlan<T>& p, uintptr_t x, int64_t n, uintptr_t y, uintptr_t stream) {
+            need(n >= 0 && (n == 0 || (x != 0 && y != 0)), "X, Y: expected device pointers and B >= 0");
+            // Safe without the GIL: device memory owned by tensors the caller keeps alive.
+            py::gil_scoped_release nogil;
+            p.value_device(reinterpret_cast<const T*>(x), n, reinterpret_cast<T*>(y), stream);
+          },
+          py::kw_only(), py::arg("x"), py::arg("n"), py::arg("y"), py::arg("stream"))
       .def(
           "step_host",
           [](CudaPlan<T>& p, const Arr<T>& x, const Arr<T>& z, const Arr<T>& gz, const py::object& eta, double eta0,

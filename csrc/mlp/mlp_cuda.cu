@@ -1,6 +1,7 @@
 // CUDA half of the fused MLP op: one launch for every point, a persistent grid of
 // blocks that each take tiles of np points through all layers and back to the input, activations
 // and saved derivatives in shared memory, weights resident in shared memory when they fit.
+// The value-only forward (value_device / value_host) is the same kernel without its backward half.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -30,8 +31,9 @@ int pad4(int v) { return (v + 3) / 4 * 4; }
 // The box of a step is per launch: copied into stream-ordered memory for that launch only.
 template <typename T>
 struct CudaPlan<T>::Impl {
-  int dev = 0, sms = 0, wp = 0, threads = 0, blocks_per_sm = 0;
-  size_t smem = 0;
+  int dev = 0, sms = 0, wp = 0, threads = 0, blocks_per_sm = 0, value_blocks_per_sm = 0;
+  size_t smem = 0, value_smem = 0;  // dynamic shared memory of the gradient / value-only kernel
+  int value_resident = 0;           // the value-only kernel's KP::resident (it needs less room)
   KP<T> kp{};
   T* dw = nullptr;
   std::mutex mu;  // guards the staging buffers (run_host)
@@ -39,12 +41,19 @@ struct CudaPlan<T>::Impl {
   T* hbuf = nullptr;  // pinned host staging, the same layout: the copies are true DMA, asynchronous
   size_t dbuf_elems = 0;
 
-  void* kernel() const {
-    if (wp == 32) return reinterpret_cast<void*>(&mlp_kernel<T, 32>);
-    if (wp == 64) return reinterpret_cast<void*>(&mlp_kernel<T, 64>);
-    return reinterpret_cast<void*>(&mlp_kernel<T, 128>);
+  void* kernel(bool grad = true) const {
+    if (!grad) {
+      if (wp == 32) return reinterpret_cast<void*>(&mlp_kernel<T, 32, false>);
+      if (wp == 64) return reinterpret_cast<void*>(&mlp_kernel<T, 64, false>);
+      return reinterpret_cast<void*>(&mlp_kernel<T, 128, false>);
+    }
+    if (wp == 32) return reinterpret_cast<void*>(&mlp_kernel<T, 32, true>);
+    if (wp == 64) return reinterpret_cast<void*>(&mlp_kernel<T, 64, true>);
+    return reinterpret_cast<void*>(&mlp_kernel<T, 128, true>);
   }
   void launch(KP<T> k, const StepArgs<T>* step, cudaStream_t s);
+  void launch_value(KP<T> k, cudaStream_t s);
+  void host(const T* x, int64_t n, T* y, T* g, const StepArgs<T>* step, bool grad);
 };
 
 template <typename T>
@@ -118,14 +127,22 @@ CudaPlan<T>::CudaPlan(const Net<T>& net, int device) : impl_(new Impl) {
     K.nps = np + 16 / static_cast<int>(sizeof(T));
     K.resident = act_bytes(np) + h.size() * sizeof(T) <= limit;
     I.smem = act_bytes(np) + (K.resident ? h.size() * sizeof(T) : 0);
+    const size_t value_bytes = static_cast<size_t>(2 * K.hr) * K.nps * sizeof(T);  // H0, H1 only
+    I.value_resident = value_bytes + h.size() * sizeof(T) <= limit;
+    I.value_smem = value_bytes + (I.value_resident ? h.size() * sizeof(T) : 0);
     I.threads = 4 * np;
     // The attribute belongs to the kernel, not the plan: set it to the device's opt-in maximum,
     // so that no plan built later lowers what an earlier one needs.
-    check(cudaFuncSetAttribute(I.kernel(), cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(limit)),
-          "cudaFuncSetAttribute");
+    for (const bool grad : {true, false})
+      check(cudaFuncSetAttribute(I.kernel(grad), cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(limit)),
+            "cudaFuncSetAttribute");
     check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&I.blocks_per_sm, I.kernel(), I.threads, I.smem),
           "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
     I.blocks_per_sm = std::max(I.blocks_per_sm, 1);
+    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&I.value_blocks_per_sm, I.kernel(false), I.threads,
+                                                        I.value_smem),
+          "cudaOccupancyMaxActiveBlocksPerMultiprocessor(value)");
+    I.value_blocks_per_sm = std::max(I.value_blocks_per_sm, 1);
   } catch (...) {
     cudaFree(I.dw);
     cudaGetLastError();
@@ -176,6 +193,18 @@ void CudaPlan<T>::Impl::launch(KP<T> k, const StepArgs<T>* step, cudaStream_t s)
   check(e, "mlp kernel launch");
 }
 
+// The value-only kernel: no step, no gradient; its own residency and occupancy.
+template <typename T>
+void CudaPlan<T>::Impl::launch_value(KP<T> k, cudaStream_t s) {
+  k.resident = value_resident;
+  k.step = 0;
+  k.g = nullptr;
+  const int64_t tiles = (k.n + k.np - 1) / k.np;
+  const int grid = static_cast<int>(std::min<int64_t>(tiles, static_cast<int64_t>(value_blocks_per_sm) * sms));
+  void* args[] = {&k};
+  check(cudaLaunchKernel(kernel(false), dim3(grid), dim3(threads), args, value_smem, s), "mlp value kernel launch");
+}
+
 template <typename T>
 void CudaPlan<T>::run_device(const T* x, int64_t n, T* y, T* g, const StepArgs<T>* step, uintptr_t stream) {
   Impl& I = *impl_;
@@ -196,7 +225,30 @@ void CudaPlan<T>::run_device(const T* x, int64_t n, T* y, T* g, const StepArgs<T
 // waited on.
 template <typename T>
 void CudaPlan<T>::run_host(const T* x, int64_t n, T* y, T* g, const StepArgs<T>* step) {
+  impl_->host(x, n, y, g, step, true);
+}
+
+template <typename T>
+void CudaPlan<T>::value_device(const T* x, int64_t n, T* y, uintptr_t stream) {
   Impl& I = *impl_;
+  if (n <= 0) return;
+  DeviceGuard guard(I.dev);
+  KP<T> k = I.kp;
+  k.n = n;
+  k.x = x;
+  k.y = y;
+  I.launch_value(k, reinterpret_cast<cudaStream_t>(stream));
+}
+
+template <typename T>
+void CudaPlan<T>::value_host(const T* x, int64_t n, T* y) {
+  impl_->host(x, n, y, nullptr, nullptr, false);
+}
+
+// grad = false: the value-only kernel (y only; g and step must be null).
+template <typename T>
+void CudaPlan<T>::Impl::host(const T* x, int64_t n, T* y, T* g, const StepArgs<T>* step, bool grad) {
+  Impl& I = *this;
   if (n <= 0) return;
   DeviceGuard guard(I.dev);
   std::lock_guard<std::mutex> lock(I.mu);
@@ -204,7 +256,7 @@ void CudaPlan<T>::run_host(const T* x, int64_t n, T* y, T* g, const StepArgs<T>*
   const size_t d = static_cast<size_t>(I.kp.d), nd = n * d, nn = static_cast<size_t>(n);
   // Segments, the same in both buffers: x | y | g | z | gz | eta | x_out.
   const size_t ox = 0, oy = nd, og = oy + nn, oz = og + nd, ogz = oz + nn, oe = ogz + nd, oxo = oe + nn;
-  const size_t need = oxo + nd;
+  const size_t need = grad ? oxo + nd : og;  // value only: x | y
   if (need > I.dbuf_elems) {
     cudaFree(I.dbuf);
     cudaFreeHost(I.hbuf);
@@ -248,7 +300,10 @@ void CudaPlan<T>::run_host(const T* x, int64_t n, T* y, T* g, const StepArgs<T>*
   try {
     copy(ox, nd, cudaMemcpyHostToDevice);
     if (step) copy(oz, oxo - oz, cudaMemcpyHostToDevice);  // z | gz | eta
-    I.launch(k, step ? &st : nullptr, s);
+    if (grad)
+      I.launch(k, step ? &st : nullptr, s);
+    else
+      I.launch_value(k, s);
     if (y) copy(oy, nn, cudaMemcpyDeviceToHost);
     if (g) copy(og, nd, cudaMemcpyDeviceToHost);
     if (step) copy(oxo, nd, cudaMemcpyDeviceToHost);

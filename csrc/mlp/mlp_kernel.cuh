@@ -1,6 +1,6 @@
 // Device code of the fused MLP op (included once, by mlp_cuda.cu): the packed-weights layout
-// KP, the persistent tile kernel mlp_kernel<T, WP> (value, input gradient and the optional
-// ascent step), and the vector load/store helpers it uses.
+// KP, the persistent tile kernel mlp_kernel<T, WP, Grad> (value, and with Grad the input gradient
+// and the optional ascent step; without it the forward pass alone), and its vector load/store helpers.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -99,7 +99,9 @@ __device__ __forceinline__ void tile_gemm(const T* A, int nps, const T* B, int K
   }
 }
 
-template <typename T, int WP>
+// Shared memory (after the weights when resident): H0, H1 (hr, nps) activations, then with Grad
+// D (nh, WP, nps) act'(z), and Ys (np,), Gs (np, d). Without Grad: H0, H1 only.
+template <typename T, int WP, bool Grad>
 __global__ void __launch_bounds__(256) mlp_kernel(const KP<T> P) {
   constexpr int TU = WP / 16;
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -115,8 +117,8 @@ __global__ void __launch_bounds__(256) mlp_kernel(const KP<T> P) {
   }
   T* H0 = sm;
   T* H1 = H0 + P.hr * nps;
-  T* D = H1 + P.hr * nps;  // (nh, WP, nps): act'(z) of every hidden layer
-  T* Ys = D + nh * WP * nps;
+  T* D = H1 + P.hr * nps;  // (nh, WP, nps): act'(z) of every hidden layer (Grad only)
+  T* Ys = D + (Grad ? nh * WP * nps : 0);
   T* Gs = Ys + np;  // (np, d)
   const T* xlo = W + P.off_xlo;
   const T* xinv = W + P.off_xinv;
@@ -150,7 +152,7 @@ __global__ void __launch_bounds__(256) mlp_kernel(const KP<T> P) {
 #pragma unroll
         for (int i = 0; i < 4; ++i) act_eval<DevMath<T>>(P.act, acc[i][j], h[i], dh[i]);
         stv<T, 4>(hout + u * nps + p0, h);
-        stv<T, 4>(D + (m * WP + u) * nps + p0, dh);
+        if constexpr (Grad) stv<T, 4>(D + (m * WP + u) * nps + p0, dh);
       }
       __syncthreads();
       T* t = hin;
@@ -161,8 +163,10 @@ __global__ void __launch_bounds__(256) mlp_kernel(const KP<T> P) {
     for (int p = tid; p < np; p += nt) {
       T s = 0;
       for (int u = 0; u < WP; ++u) s = fma(wl[u], hin[u * nps + p], s);
-      Ys[p] = s + P.bL;
+      if constexpr (Grad) Ys[p] = s + P.bL;
+      else if (p < cnt) P.y[base + p] = P.y_scale * (s + P.bL) + P.y_offset;  // as below: the same bits
     }
+    if constexpr (!Grad) continue;  // value only: done with this tile
     const T* dl = D + (nh - 1) * WP * nps;
     for (int e = tid; e < WP * np; e += nt) {
       const int u = e / np, p = e - u * np;

@@ -61,14 +61,18 @@ struct StepArgs {
   T* x_out = nullptr;
 };
 
-// CPU: the network copied once into padded layouts (mlp.cpp). run: x (B, d) -> y (B,) or null,
+// CPU: the network copied once into padded layouts (mlp_cpu.cpp). run: x (B, d) -> y (B,) or null,
 // g (B, d) or null (g may be null only when d <= 256); step optional (null: value and gradient).
-// num_threads <= 0: OpenMP's default. Blocks of SIMD-lane points, OpenMP across blocks.
+// value: x (B, d) -> y (B,), the forward pass only (no act'(z) kept, no backward pass); its y is
+// bitwise the y of run (the same forward code). num_threads <= 0: OpenMP's default. Blocks of
+// SIMD-lane points, OpenMP across blocks; results do not depend on the thread count.
 template <typename T>
 class CpuPlan {
  public:
   explicit CpuPlan(const Net<T>& net);
   void run(const T* x, int64_t n, T* y, T* g, const StepArgs<T>* step, int num_threads) const;
+  void value(const T* x, int64_t n, T* y, int num_threads) const;
+  int dim() const;  // d, the input dimension
 
  private:
   struct Impl;
@@ -89,6 +93,9 @@ class CudaPlan {
   CudaPlan& operator=(const CudaPlan&) = delete;
   void run_device(const T* x, int64_t n, T* y, T* g, const StepArgs<T>* step, uintptr_t stream);
   void run_host(const T* x, int64_t n, T* y, T* g, const StepArgs<T>* step);
+  // Value only, x (B, d) -> y (B,): the forward half of the same kernel (its y has the bits of run's y).
+  void value_device(const T* x, int64_t n, T* y, uintptr_t stream);
+  void value_host(const T* x, int64_t n, T* y);
   int device() const;
   int dim() const;                 // d, the input dimension
   int points_per_block() const;   // tile size chosen for this network (16, 32 or 64)

@@ -47,6 +47,8 @@ class _MlpCpu(Generic[_T]):
                  x_lo: npt.NDArray[_T], x_inv_range: npt.NDArray[_T], y_scale: float, y_offset: float) -> None: ...
     def value_and_grad(self, x: npt.NDArray[_T], y: npt.NDArray[_T], g: npt.NDArray[_T] | None,
                        threads: int) -> None: ...
+    def value(self, x: npt.NDArray[_T], y: npt.NDArray[_T], threads: int) -> None:
+        """x (B, d), y (B,) written in full: the forward pass only (threads 0: the OpenMP default)."""
     def step(self, x: npt.NDArray[_T], *, z: npt.NDArray[_T], grad_z: npt.NDArray[_T], eta: npt.NDArray[_T] | None,
              eta0: float, lo: npt.NDArray[_T], hi: npt.NDArray[_T], normalized: bool, out: npt.NDArray[_T],
              y: npt.NDArray[_T], g: npt.NDArray[_T] | None, threads: int) -> None: ...
@@ -60,6 +62,10 @@ class _MlpCuda(Generic[_T]):
                  x_lo: npt.NDArray[_T], x_inv_range: npt.NDArray[_T], y_scale: float, y_offset: float,
                  device: int) -> None: ...
     def value_and_grad_host(self, x: npt.NDArray[_T], y: npt.NDArray[_T], g: npt.NDArray[_T] | None) -> None: ...
+    def value_host(self, x: npt.NDArray[_T], y: npt.NDArray[_T]) -> None:
+        """Host arrays x (B, d) -> y (B,), copied through the GPU: the forward pass only."""
+    def value_ptr(self, *, x: int, n: int, y: int, stream: int) -> None:
+        """Device pointers x (n, d) -> y (n,) on ``stream``: the forward pass only."""
     def step_host(self, x: npt.NDArray[_T], *, z: npt.NDArray[_T], grad_z: npt.NDArray[_T],
                   eta: npt.NDArray[_T] | None, eta0: float, lo: npt.NDArray[_T], hi: npt.NDArray[_T],
                   normalized: bool, out: npt.NDArray[_T], y: npt.NDArray[_T], g: npt.NDArray[_T] | None) -> None: ...

@@ -1,8 +1,9 @@
-"""Fused MLP value + input gradient and the fused ascent step (issue 5), CPU and CUDA.
+"""Fused MLP ops on the CPU and CUDA: value + input gradient, the ascent step (issue 5), value only (issue 13).
 
 ``mlp_value_and_grad`` gives Y(X) (B,) and grad_x Y(X) (B, d) of an ``MLPWeights`` network;
-``ascent_step`` moves every seed one projected step up e(x) = (Y(x) - z)^2. The reference versions
-(torch.autograd in float64) are the test oracle. Design notes: docs/mlp_kernel.md.
+``ascent_step`` moves every seed one projected step up e(x) = (Y(x) - z)^2; ``mlp_value`` is the
+forward pass alone (``Surrogate.predict``). The reference versions (torch in float64) are the test
+oracle. Design notes: docs/mlp_kernel.md.
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from ._device import Device, resolve_device
 from .limits import check_memory, check_threads
 from .mlp_weights import MAX_HIDDEN_LAYERS, MAX_WIDTH, MLPWeights
 
-__all__ = ["ValueGrad", "AscentStep", "mlp_value_and_grad", "ascent_step", "reference_value_and_grad",
-           "reference_ascent_step"]
+__all__ = ["ValueGrad", "AscentStep", "mlp_value", "mlp_value_and_grad", "ascent_step", "native_plan",
+           "reference_value", "reference_value_and_grad", "reference_ascent_step"]
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,53 @@ def mlp_value_and_grad(weights: MLPWeights, X: Any, *, device: Device = "auto", 
     return ValueGrad(y, g, dev)
 
 
+def mlp_value(weights: MLPWeights, X: Any, *, device: Device = "auto", threads: int | None = None,
+              out: Any = None, check_finite: bool = True) -> Any:
+    """Y(X): (B,) for X: (B, d) of the weights' dtype (float32 or float64): the forward pass alone.
+
+    The same network, kinds and devices as ``mlp_value_and_grad`` (numpy in, numpy out; CPU or CUDA
+    torch tensors stay where they are), at about half its cost: no act'(z) is kept and there is no
+    backward pass. Y has the bits of ``mlp_value_and_grad(...).y`` on the same device.
+    ``out``: None for a new array, or a writeable (B,) array of the same kind and dtype, not
+    overlapping X, written in full and returned. ``threads``: CPU threads (None: OpenMP's default);
+    the result does not depend on it.
+    """
+    w = _check_weights(weights)
+    kind, dev = _x_kind(X, device)
+    n, d = _rows(X, w.in_dim), w.in_dim
+    nt = check_threads(threads, "threads")
+    _check_array(X, "X", (n, d), w.dtype, check_finite, kind)
+    if out is None:
+        check_memory(float(n) * w.dtype.itemsize, f"the MLP value of {n} rows")
+        out = np.empty(n, dtype=w.dtype) if kind == "numpy" else X.new_empty((n,))
+    else:
+        _check_array(out, "out", (n,), w.dtype, False, kind, X.device if kind == "cuda" else None, writable=True)
+        a, b = (X.detach().numpy(), out.detach().numpy()) if kind == "cpu-torch" else (X, out)
+        if kind != "cuda" and np.may_share_memory(a, b):
+            raise ValueError("out: expected an array that does not overlap X (a block reads X after writing Y)")
+    if kind == "cuda":
+        import torch
+        stream = torch.cuda.current_stream(X.device).cuda_stream
+        _plan(w, "cuda", X.device.index or 0).value_ptr(x=X.data_ptr(), n=n, y=out.data_ptr(), stream=stream)
+        return out
+    Xn, yn = (X.detach().numpy(), out.detach().numpy()) if kind == "cpu-torch" else (X, out)
+    if dev == "cpu":
+        _plan(w, "cpu").value(Xn, yn, 0 if nt is None else nt)
+    else:
+        _plan(w, "cuda").value_host(Xn, yn)
+    return out
+
+
+def native_plan(weights: MLPWeights, device: Device = "cpu") -> Any:
+    """The native plan of ``weights`` (padded copies; for CUDA uploaded to device 0), cached while they live.
+
+    For callers that validated their arrays already (``Surrogate.predict``): ``plan.value(X, Y, threads)``
+    (CPU) or ``plan.value_host(X, Y)`` (CUDA) with X (B, d) and Y (B,) C-contiguous of the weights'
+    dtype. The plan re-checks dtype, layout and shapes (TypeError / ValueError), not values.
+    """
+    return _plan(_check_weights(weights), resolve_device(device))
+
+
 def ascent_step(weights: MLPWeights, X: Any, z: Any, grad_z: Any, *, eta: Any, lo: Any, hi: Any,
                 normalized: bool = False, out: Any = None, device: Device = "auto", threads: int | None = None,
                 check_finite: bool = True, num_threads: int | None = None) -> AscentStep:
@@ -262,6 +310,11 @@ def _reference_torch(weights: MLPWeights, X: Any):
     y = weights.y_scale * (h @ t(weights.weights[-1]).T + t(weights.biases[-1]))[:, 0] + weights.y_offset
     (g,) = torch.autograd.grad(y.sum(), x)
     return y.detach().numpy(), g.numpy()
+
+
+def reference_value(weights: MLPWeights, X: Any) -> np.ndarray:
+    """Slow, obviously correct: the value of ``reference_value_and_grad`` (float64 torch), (B,) float64."""
+    return _reference_torch(weights, X)[0]
 
 
 def reference_value_and_grad(weights: MLPWeights, X: Any) -> ValueGrad:

@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_THREADS", "DEFAULT_WORK", "ResourceError", "available_memory", "memory_ceiling", "work_ceiling",
+__all__ = ["MAX_THREADS", "DEFAULT_WORK", "SMALL_BYTES", "ResourceError", "available_memory", "memory_ceiling", "work_ceiling",
            "check_memory", "check_work", "check_threads"]
 
 MAX_THREADS = 1024
 DEFAULT_WORK = 2e12
+SMALL_BYTES = 1 << 16  # check_memory: requests up to 64 KiB always pass
 _SUFFIX = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
@@ -99,7 +100,14 @@ def work_ceiling() -> float:
 
 
 def check_memory(nbytes: float, what: str) -> None:
-    """Raise ``ResourceError`` when ``what`` would need more than the memory ceiling."""
+    """Raise ``ResourceError`` when ``what`` would need more than the memory ceiling.
+
+    Requests of at most ``SMALL_BYTES`` (64 KiB) always pass: no ceiling worth setting is that low,
+    and reading it (the environment, /proc and /sys: 0.5-20 us) would cost more than the calls that
+    small (a one-point predict takes ~2 us).
+    """
+    if nbytes <= SMALL_BYTES:
+        return
     cap = memory_ceiling()
     if nbytes > cap:
         raise ResourceError(f"{what} would need {nbytes / 2**30:.3g} GiB of working memory, above the ceiling of "

@@ -1,47 +1,45 @@
-"""``Surrogate``: a small PyTorch MLP standing in for an oracle, with fixed input/output scaling.
+"""``Surrogate``: a small MLP standing in for an oracle, with fixed input/output scaling.
 
 Inputs are normalized by the surrogate's ``Box`` (any dimension), the target is scaled by
 ``y_scale`` (a preset's spot, or the labels' spread at the first fit), so one set of training
-settings fits every problem. Saved as one safetensors file (weights plus a JSON
-description in its metadata): loading a model file can never run code.
+settings fits every problem. Trained with torch; predicted by the native fused forward kernel
+(``kernels.mlp_value``), with torch kept as the reference backend. Saved as one safetensors file
+(weights plus a JSON description in its metadata): loading a model file can never run code, and
+loading and predicting never import torch (``_torch_mlp`` holds every torch part).
 """
 from __future__ import annotations
 
-import json
 import math
 import time
-from dataclasses import dataclass
 import warnings
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
 
+from . import kernels
 from ._device import Device, resolve_device
-from ._validate import check_float, check_int, check_labels
+from ._model_file import check_meta, check_tensors, read_model, write_model
+from ._validate import check_float, check_int, check_labels, check_points_as
 from .box import Box
-from .limits import check_memory
+from .limits import check_memory, check_threads
 from .mlp_weights import ACTIVATIONS, MAX_HIDDEN_LAYERS, MAX_WIDTH, MLPWeights
 
+if TYPE_CHECKING:
+    import torch
+
 Activation = Literal["silu", "tanh", "relu", "softplus"]
+PredictBackend = Literal["native", "torch"]
 # epochs="auto": at least this many epochs, and at least this many optimizer steps (the step
 # budget of the reference fit, 16 000 points x 300 epochs at batch 256), so that a small
 # training set is not under-trained: with a fixed epoch count it gets proportionally fewer steps.
 AUTO_MIN_EPOCHS = 300
 AUTO_STEPS = 18_750
-# predict evaluates at most this many rows at once (bounded working memory); chunks are of
-# near-equal size, so none is a lone row (torch's matrix-vector path rounds differently).
+# predict(backend="torch") evaluates at most this many rows at once (bounded working memory); chunks
+# are of near-equal size, so none is a lone row (torch's matrix-vector path rounds differently).
 PREDICT_CHUNK = 65_536
 
 __all__ = ["Surrogate", "FitResult"]
-
-_FORMAT = "surrogate-guard/mlp-v1"
-_ACT: dict[str, Any] = {
-    "silu": torch.nn.functional.silu,
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "softplus": torch.nn.functional.softplus,
-}
 
 
 @dataclass(frozen=True)
@@ -54,45 +52,6 @@ class FitResult:
     final_train_rmse: float  # price units, of the restored weights on the training part
     seconds: float
     device: str
-
-
-def _read_model(path) -> tuple[dict, dict]:
-    """Header-checked read of a model file: (JSON description, tensors); ValueError when broken."""
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            header = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except FileNotFoundError:
-        raise
-    except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
-        raise ValueError(f"path: {path} is not a readable surrogate file (corrupted or truncated?): {exc}") from None
-    try:
-        meta = json.loads(header["surrogate_guard"])
-        ok = meta.get("format") == _FORMAT
-    except (KeyError, TypeError, ValueError, AttributeError):
-        ok = False
-    if not ok:
-        raise ValueError(f"path: {path} has no valid {_FORMAT!r} description in its metadata")
-    return meta, tensors
-
-
-def _check_meta(meta: dict) -> None:
-    """Every field of a model description has its type and is finite (ValueError naming the field)."""
-    num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)  # noqa: E731
-    checks = {"widths": isinstance(meta.get("widths"), list) and all(isinstance(w, int) and not isinstance(w, bool)
-                                                                       for w in meta["widths"]),
-              "activation": meta.get("activation") in ACTIVATIONS,
-              "y_scale": num(meta.get("y_scale")) and meta["y_scale"] > 0, "y_offset": num(meta.get("y_offset")),
-              "bounds": isinstance(meta.get("bounds"), list) and all(
-                  isinstance(r, list) and len(r) == 2 and all(num(v) for v in r) for r in meta["bounds"]),
-              "names": isinstance(meta.get("names", []), list) and all(isinstance(v, str) for v in meta.get("names", []))}
-    bad = [k for k, ok in checks.items() if not ok]
-    if bad:
-        raise ValueError(f"field {bad[0]!r} is invalid: {meta.get(bad[0])!r} (expected widths: list of ints, "
-                         f"activation: one of {ACTIVATIONS}, y_scale: finite > 0, y_offset: finite, "
-                         f"bounds: [[lo, hi], ...] finite with lo < hi, names: list of strings)")
 
 
 def auto_epochs(n_train: int, batch_size: int) -> int:
@@ -144,13 +103,51 @@ class Surrogate:
                 f"widths: expected 1..{MAX_HIDDEN_LAYERS} hidden layers of 1..{MAX_WIDTH} units, got {widths}"
             )
         self.widths = widths
-        seed = check_int(seed, "seed", minimum=0)
-        self._params = self._init_params(torch.Generator().manual_seed(seed))
+        self._seed = check_int(seed, "seed", minimum=0)
+        # The weights [W0, b0, W1, ...] (float32) in one or both forms: read-only numpy arrays
+        # (predict, export, save; what load sets) and torch tensors (fit; what fit sets). Neither:
+        # not drawn yet (the first use draws them from ``seed`` with torch).
+        self._np_params: list[np.ndarray] | None = None
+        self._torch_params: list[torch.Tensor] | None = None
         self._reset_caches()
 
     def _reset_caches(self) -> None:
-        self._predict_cache: list[torch.Tensor] | None = None
+        """Forget everything derived from the weights (called whenever they change)."""
+        self._predict_cache: list[torch.Tensor] | None = None  # float64 copies for predict(backend="torch")
         self._export_cache: dict[str, MLPWeights] = {}
+        self._plans: dict[tuple[str, str], Any] = {}  # (dtype, device) -> native plan of export(dtype)
+
+    def __getstate__(self) -> dict:
+        """Pickling (process pools) leaves the native plans behind: they belong to one process."""
+        return {**self.__dict__, "_plans": {}}
+
+    @property
+    def _params(self) -> list[torch.Tensor]:
+        """The weights as float32 torch tensors [W0, b0, W1, ...] (imports torch)."""
+        if self._torch_params is None:
+            from . import _torch_mlp
+
+            if self._np_params is None:
+                self._torch_params = _torch_mlp.init_params(self.dim, self.widths, self._seed)
+            else:
+                import torch
+
+                self._torch_params = [torch.from_numpy(a.copy()) for a in self._np_params]
+        return self._torch_params
+
+    @_params.setter
+    def _params(self, params: list[torch.Tensor]) -> None:
+        self._torch_params, self._np_params = list(params), None
+        self._reset_caches()
+
+    def _weights32(self) -> list[np.ndarray]:
+        """The weights as read-only float32 numpy arrays [W0, b0, W1, ...] (no torch once loaded)."""
+        if self._np_params is None:
+            params = [p.detach().cpu().numpy().astype(np.float32, copy=True) for p in self._params]
+            for a in params:
+                a.setflags(write=False)
+            self._np_params = params
+        return self._np_params
 
     # -- construction -------------------------------------------------------------------------
     @property
@@ -173,36 +170,18 @@ class Surrogate:
     def copy(self) -> "Surrogate":
         """An independent copy with the same weights (fine-tuning starts from one)."""
         s = self.like()
-        s._params = [p.detach().clone() for p in self._params]
+        s._np_params = list(self._weights32())  # read-only arrays: sharing them is safe
         s._reset_caches()
         return s
 
-    def _init_params(self, gen: torch.Generator) -> list[torch.Tensor]:
-        # torch.nn.Linear's default (Kaiming-uniform, a=sqrt(5)) drawn from our own generator.
-        params: list[torch.Tensor] = []
-        prev = self.dim
-        for out in (*self.widths, 1):
-            bound = 1.0 / math.sqrt(prev)
-            params.append((torch.rand((out, prev), generator=gen, dtype=torch.float32) * 2 - 1) * bound)
-            params.append((torch.rand((out,), generator=gen, dtype=torch.float32) * 2 - 1) * bound)
-            prev = out
-        return params
-
     def _forward(self, params: list[torch.Tensor], h: torch.Tensor) -> torch.Tensor:
-        """Scaled output (before y_scale/y_offset) of normalized inputs h: (n, d) -> (n,)."""
-        act = _ACT[self.activation]
-        n_layers = len(params) // 2
-        for i in range(n_layers):
-            h = torch.nn.functional.linear(h, params[2 * i], params[2 * i + 1])
-            if i < n_layers - 1:
-                h = act(h)
-        return h[:, 0]
+        """Scaled output (before y_scale/y_offset) of normalized inputs h: (n, d) -> (n,) (torch)."""
+        from . import _torch_mlp
+
+        return _torch_mlp.forward(self.activation, params, h)
 
     def _normalize(self, X: np.ndarray) -> np.ndarray:
         return self.box.normalize(X)
-
-    def _check_X(self, X: Any, name: str = "X") -> np.ndarray:
-        return self.box.check_points(X, name)
 
     # -- training ------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any, *, epochs: int | Literal["auto"] = "auto", lr: float = 3e-3, batch_size: int = 256,
@@ -218,7 +197,7 @@ class Surrogate:
         a 16 000-point, 300-epoch fit instead of a fraction of it. Deterministic given ``seed`` on one
         device and thread count: shuffling and the split use a private torch.Generator.
         """
-        X = self._check_X(X)
+        X = self.box.check_points(X)
         y_arr = check_labels(y, X.shape[0], "y")
         lr = check_float(lr, "lr", positive=True)
         batch_size = check_int(batch_size, "batch_size", minimum=1)
@@ -232,6 +211,8 @@ class Surrogate:
         epochs = auto_epochs(n_tr, batch_size) if epochs == "auto" else check_int(epochs, "epochs", minimum=1)
         patience = max(20, epochs // 5) if patience is None else check_int(patience, "patience", minimum=1)
         weight_decay = check_float(weight_decay, "weight_decay", nonneg=True)
+        import torch
+
         dev = torch.device(resolve_device(device, "torch"))
         n = X.shape[0]
         n_val = int(round(val_fraction * n))
@@ -257,81 +238,73 @@ class Surrogate:
         except RuntimeError:
             self.y_offset, self.y_scale, self._auto_scale = scaling
             raise
-        self._params = [p.cpu() for p in final]
-        self._reset_caches()
+        self._params = [p.cpu() for p in final]  # the setter forgets the caches (exports, native plans)
         with torch.no_grad():
             tr_mse = float(torch.mean((self._forward([p.to(dev) for p in self._params], train[0]) - train[1]) ** 2))
         return FitResult(epochs_run=epoch, best_epoch=best_epoch, best_val_rmse=math.sqrt(best_val) * self.y_scale,
                          final_train_rmse=math.sqrt(tr_mse) * self.y_scale, seconds=time.perf_counter() - t0,
                          device=dev.type)
 
-    def _train(self, train, val, gen: torch.Generator, dev: torch.device, *, epochs: int, lr: float,
-               batch_size: int, patience: int, weight_decay: float):
-        """Adam + one-cycle minibatch loop: (final params, epochs run, best epoch, best val MSE or nan).
+    def _train(self, train, val, gen, dev, **settings):
+        """The training loop (``_torch_mlp.train``) from the current weights through ``self._forward``."""
+        from . import _torch_mlp
 
-        With a validation split the best weights are kept and training stops after ``patience``
-        epochs without improvement; without one, the last weights. A non-finite training loss (checked
-        every epoch, with or without a validation split), validation loss or final weight raises
-        RuntimeError; the caller's weights and scaling are left untouched.
-        """
-        (Htr, Ttr), n_tr = train, train[0].shape[0]
-        params = [p.detach().clone().to(dev).requires_grad_(True) for p in self._params]
-        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-        steps = (n_tr + batch_size - 1) // batch_size
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs, steps_per_epoch=steps)
-        best = (math.inf, 0, [p.detach().clone() for p in params])
-        epoch = 0
-        for epoch in range(1, epochs + 1):
-            order = torch.randperm(n_tr, generator=gen).to(dev)
-            epoch_loss = torch.zeros((), device=dev)
-            for s in range(steps):
-                idx = order[s * batch_size:(s + 1) * batch_size]
-                loss = torch.mean((self._forward(params, Htr[idx]) - Ttr[idx]) ** 2)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                epoch_loss += loss.detach()
-            if not math.isfinite(t := float(epoch_loss)):  # one device sync per epoch
-                raise RuntimeError(f"fit: the training loss became {t} at epoch {epoch} (diverged); lower lr "
-                                   f"(got {lr}) or check the labels' scale; the surrogate is left unchanged")
-            if val is not None:
-                with torch.no_grad():
-                    v = float(torch.mean((self._forward(params, val[0]) - val[1]) ** 2))
-                if not math.isfinite(v):
-                    raise RuntimeError(f"fit: validation loss became {v} at epoch {epoch}; lower lr (got {lr})")
-                if v < best[0]:
-                    best = (v, epoch, [p.detach().clone() for p in params])
-                elif epoch - best[1] >= patience:
-                    break
-        final = best[2] if val is not None else [p.detach().clone() for p in params]
-        bad = [i for i, p in enumerate(final) if not bool(torch.isfinite(p).all())]
-        if bad:
-            raise RuntimeError(f"fit: the weights became non-finite (parameter tensors {bad}); lower lr (got {lr})")
-        if val is None:
-            return final, epoch, epoch, math.nan
-        return final, epoch, best[1], best[0]
+        return _torch_mlp.train(self._forward, self._params, train, val, gen, dev, **settings)
 
     # -- inference -----------------------------------------------------------------------------
-    def predict(self, X: Any) -> np.ndarray:
-        """Prices ``Y(X)`` for X (n, d): (n,) float64, evaluated in float64 on the CPU.
+    def predict(self, X: Any, *, dtype: Any = np.float64, backend: PredictBackend = "native",
+                device: Device = "cpu", threads: int | None = None) -> np.ndarray:
+        """Prices ``Y(X)`` for X (n, d): (n,) of ``dtype``, evaluated in that precision.
 
-        At most ``PREDICT_CHUNK`` rows at a time, so working memory is bounded; the (n,) output is
-        checked against ``limits.check_memory`` first. Rows are independent: chunking changes no bit.
+        dtype: np.float64 (the default, and what predict always returned) or np.float32 (about twice
+        as fast; within float32 rounding of the float64 result, docs/mlp_kernel.md). backend="native":
+        the fused forward kernel (``kernels.mlp_value``) on ``device`` ("cpu", the default, "cuda" or
+        "auto") with ``threads`` CPU threads (None: the OpenMP default; no bit depends on it).
+        backend="torch": the reference, the same network in torch on the CPU, PREDICT_CHUNK rows at a
+        time. X: a real numeric (n, d) array-like, any layout, finite, converted to ``dtype``; the
+        working memory (the output and that copy) is checked against ``limits.check_memory`` first.
         """
-        X = self._check_X(X)
+        if dtype is not np.float64 and dtype is not np.float32:
+            dtype = _predict_dtype(dtype)
+        if backend == "torch":
+            if device != "cpu" or threads is not None:
+                raise ValueError(f"backend='torch': the reference runs on the CPU with torch's threads; got "
+                                 f"device={device!r}, threads={threads!r} (use backend='native')")
+            return self._predict_torch(X, dtype)
+        if backend != "native":
+            raise ValueError(f"backend: expected 'native' or 'torch', got {backend!r}")
+        nt = 0 if threads is None else check_threads(threads, "threads")
+        Xc = check_points_as(X, self.box.dim, dtype, "predict on {n} rows", out_bytes=1)
+        run = self._plans.get((dtype.__name__, device)) or self._plan(dtype, device)
+        out = np.empty(Xc.shape[0], dtype=dtype)
+        run(Xc, out, nt)
+        return out
+
+    def _plan(self, dtype: Any, device: Device) -> Any:
+        """run(X, out, threads) with the native plan of ``export(dtype)`` on ``device``, cached until the
+        weights change (``_reset_caches``)."""
+        dev: Device = "cuda" if resolve_device(device) == "cuda" else "cpu"
+        plan = kernels.native_plan(self.export(dtype), dev)
+        run = plan.value if dev == "cpu" else (lambda X, out, _threads: plan.value_host(X, out))
+        self._plans[(np.dtype(dtype).name, device)] = run
+        return run
+
+    def _predict_torch(self, X: Any, dtype: Any) -> np.ndarray:
+        """The reference: the network in torch (float64 or float32) on the CPU, PREDICT_CHUNK rows at a time."""
+        import torch
+
+        from . import _torch_mlp
+
+        X = self.box.check_points(X)
         n = X.shape[0]
         rows = min(n, PREDICT_CHUNK)
         check_memory(8.0 * (n + rows * (self.dim + 3 * max(self.widths))), f"predict on {n} rows")
+        tdt = torch.float64 if dtype is np.float64 else torch.float32
         params = self._predict_cache
-        if params is None:
-            params = self._predict_cache = [p.detach().to(torch.float64) for p in self._params]
-        out = np.empty(n, dtype=np.float64)
-        k = max(1, -(-n // PREDICT_CHUNK))  # k near-equal chunks [i n / k, (i + 1) n / k)
-        with torch.no_grad():
-            for a, b in ((i * n // k, (i + 1) * n // k) for i in range(k)):
-                out[a:b] = self._forward(params, torch.from_numpy(self._normalize(X[a:b]))).numpy()
-        return out * self.y_scale + self.y_offset
+        if params is None or params[0].dtype != tdt:
+            params = self._predict_cache = [torch.from_numpy(a.astype(dtype)) for a in self._weights32()]
+        y = _torch_mlp.predict(self.activation, params, self._normalize(X), PREDICT_CHUNK)
+        return (y * dtype(self.y_scale) + dtype(self.y_offset)).astype(dtype, copy=False)
 
     def __call__(self, X: Any) -> np.ndarray:
         return self.predict(X)
@@ -339,62 +312,69 @@ class Surrogate:
     def export(self, dtype=np.float64) -> MLPWeights:
         """The plain-array description (``sg.mlp_weights.MLPWeights``) consumed by the native kernels.
 
-        Built once per dtype until the weights change (``fit``), so every consumer shares one
-        object (and the kernels' plan cached for it).
+        Built once per dtype until the weights change (``fit``, ``load``), so every consumer shares
+        one object (and the kernels' plan cached for it).
         """
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype: expected np.float32 or np.float64, got {dtype}")
         w = self._export_cache.get(dtype.name)
         if w is None:
-            p = [t.detach().to(torch.float64).numpy().astype(dtype) for t in self._params]
+            p = [a.astype(np.float64).astype(dtype) for a in self._weights32()]
             w = MLPWeights(tuple(p[0::2]), tuple(p[1::2]), self.activation, self.box.lo.astype(dtype),
                            (1.0 / self.box.width).astype(dtype), self.y_scale, self.y_offset)
             self._export_cache[dtype.name] = w
         return w
 
+    def export_onnx(self, path: Any, dtype: Any = np.float32, *, opset: int | None = None) -> None:
+        """Write the network as an ONNX graph (``onnx_export.mlp_to_onnx``; needs the ``onnx`` extra).
+
+        Input ``X`` (n, d) and output ``Y`` (n,) of ``dtype``, n dynamic; the input normalization and
+        the output scaling are inside the graph, so its Y is ``predict(X, dtype=dtype)`` to rounding.
+        """
+        from .onnx_export import mlp_to_onnx
+
+        mlp_to_onnx(self.export(_predict_dtype(dtype)), path, opset=opset)
+
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path) -> None:
         """Write one safetensors file: tensors ``W{l}``/``b{l}`` (float32) and a JSON description."""
-        from safetensors.torch import save_file
-
-        meta = {"format": _FORMAT, "widths": list(self.widths), "activation": self.activation,
-                "bounds": self.bounds.tolist(), "names": list(self.box.names), "y_scale": self.y_scale, "y_offset": self.y_offset}
-        tensors = {}
-        for i in range(len(self._params) // 2):
-            tensors[f"W{i}"] = self._params[2 * i].contiguous()
-            tensors[f"b{i}"] = self._params[2 * i + 1].contiguous()
-        save_file(tensors, str(path), metadata={"surrogate_guard": json.dumps(meta)})
+        meta = {"widths": list(self.widths), "activation": self.activation, "bounds": self.bounds.tolist(),
+                "names": list(self.box.names), "y_scale": self.y_scale, "y_offset": self.y_offset}
+        write_model(path, meta, self._weights32())
 
     @classmethod
     def load(cls, path) -> "Surrogate":
-        """Read a file written by ``save``; a corrupted or foreign file raises ValueError."""
-        meta, tensors = _read_model(path)
+        """Read a file written by ``save``; a corrupted or foreign file raises ValueError. No torch needed."""
+        meta, tensors = read_model(path)
         try:
-            _check_meta(meta)
+            check_meta(meta)
             box = Box.from_bounds(meta["bounds"], tuple(meta.get("names") or ()))
             model = cls(box, meta["y_scale"], widths=meta["widths"], activation=meta["activation"])
         except (TypeError, ValueError) as exc:
             raise ValueError(f"path: {path}: invalid model description: {exc}") from None
         model.y_offset = float(meta["y_offset"])
         model._auto_scale = False
-        expected = [p.shape for p in model._params]
-        params = []
-        for i, shape in enumerate(expected):
-            key = f"{'Wb'[i % 2]}{i // 2}"
-            t = tensors.get(key)
-            if t is None or tuple(t.shape) != tuple(shape) or t.dtype != torch.float32:
-                got = None if t is None else (tuple(t.shape), t.dtype)
-                raise ValueError(f"path: {path}: tensor {key} expected float32 {tuple(shape)}, got {got}")
-            if not torch.isfinite(t).all():
-                raise ValueError(f"path: {path}: tensor {key} holds non-finite values")
-            params.append(t.clone())
-        if set(tensors) != {f"{'Wb'[i % 2]}{i // 2}" for i in range(len(expected))}:
-            raise ValueError(f"path: {path}: unexpected tensors {sorted(tensors)}")
-        model._params = params
+        shapes, prev = [], model.dim
+        for out in (*model.widths, 1):
+            shapes += [(out, prev), (out,)]
+            prev = out
+        model._np_params = check_tensors(path, tensors, shapes)
         model._reset_caches()
         return model
 
     def __repr__(self) -> str:
         w = "x".join(str(v) for v in self.widths)
         return f"Surrogate({self.dim} -> {w} {self.activation} -> 1, y_scale={self.y_scale:g})"
+
+
+def _predict_dtype(dtype: Any) -> Any:
+    """np.float32 or np.float64 (the scalar type) from any spelling numpy accepts; TypeError otherwise."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt not in (np.float32, np.float64):
+        raise TypeError(f"dtype: expected np.float32 or np.float64, got {dtype!r}")
+    return dt.type
+
