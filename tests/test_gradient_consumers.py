@@ -46,12 +46,23 @@ def test_search_uses_native_gradients_and_finds_the_same_maximizers(fitted):
     assert cd.oracle_gradient == "differences" and cd.grad_calls == 0
     assert nat.oracle_gradient == "native" and nat.grad_calls == 40 * 15
     # Differences price 2d + 1 = 5 points per seed and step (fewer where the stencil is cached);
-    # native ones 1 (plus the seeds once, to time a price against).
-    assert cd.oracle_calls > 4 * 40 * 15 and nat.oracle_calls == 40 * 16
+    # native ones evaluate 1.
+    assert cd.oracle_calls > 4 * 40 * 15 and nat.oracle_calls == 40 * 15
     assert np.isfinite(nat.price_equivalents) and nat.grad_ratio is not None and nat.grad_ratio > 0
     # The same ascent up to the gradient's O(h^2) difference error (h = 1e-3 of the box): the
     # largest error found agrees closely.
     assert nat.error[0] == pytest.approx(cd.error[0], rel=1e-3)
+
+
+def test_grad_cost_ratio_is_measured_once_and_not_counted():
+    f = Function(bump, BOX, grad=bump_grad)
+    r = f.grad_cost_ratio()
+    assert r > 0 and f.calls == 0 and f.grad_calls == 0
+    assert f.grad_cost_ratio() == r  # cached
+    assert sg.oracles.base.grad_cost_ratio(BudgetedOracle(f)) == r  # through wrappers
+    assert sg.oracles.base.grad_cost_ratio(BudgetedOracle(Function(bump, BOX))) is None
+    with pytest.raises(ValueError, match="has no native gradient"):
+        Function(bump, BOX).grad_cost_ratio()
 
 
 def test_auto_falls_back_to_differences_and_native_is_required_when_asked(fitted):

@@ -21,7 +21,7 @@ import numpy as np
 
 from .._validate import check_float, check_int, check_labels
 from ..box import Box, sobol_unit
-from ..oracles.base import OracleLike, check_oracle
+from ..oracles.base import OracleLike, check_oracle, grad_cost_ratio
 from ..oracles.budgeted import BudgetedOracle
 from . import checkpoint as ckpt
 from .base import LearnerState
@@ -39,7 +39,8 @@ class Round:
     proposing (search and pricing) and updating, wall seconds since the learner started and, of
     them, seconds inside the oracle (``tell``'s oracle time is the caller's, not counted).
     ``grad_calls``: how many of the calls (in this process) were native oracle gradients, and
-    ``price_equivalents`` the calls with those weighted by their measured time over a price's."""
+    ``price_equivalents`` the calls with those weighted by the oracle's measured gradient-to-price
+    time (``oracles.base.grad_cost_ratio``)."""
 
     round: int
     calls: int
@@ -208,7 +209,7 @@ class ActiveLearner:
         tr, tw = _errors(self.surrogate, self.test)
         oracle_s = self._oracle_s0 + (0.0 if self.oracle is None else self.oracle.seconds)
         grads = 0 if self.oracle is None else self.oracle.grad_calls
-        ratio = None if self.oracle is None else self.oracle.cost().grad_ratio
+        ratio = grad_cost_ratio(self.oracle) if grads else None
         r = Round(len(self.history), self.calls, len(self.y), vr, vw, tr, tw, propose_s, fit_s,
                   self._elapsed + time.perf_counter() - self._t0, oracle_s, grads,
                   float(self.calls - grads + grads * (1.0 if ratio is None else ratio)))

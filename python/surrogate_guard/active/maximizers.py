@@ -139,7 +139,7 @@ class ErrorMaximizers:
     def propose(self, state: LearnerState, n: int) -> Proposal:
         assert state.oracle is not None
         box = state.box
-        before = len(state.oracle.known()[0])
+        calls_before = state.oracle.calls
         n_b = min(n, max(1, int(round(self._breadth * n))))
         if self.breadth_by == "igs":  # improved greedy sampling instead of Sobol' points
             from .baselines import ImprovedGreedy
@@ -154,7 +154,7 @@ class ErrorMaximizers:
         else:
             depth = self._hill_climb(state, breadth, r_b, depth_budget)
         parts = [breadth, depth]
-        spent = len(state.oracle.known()[0]) - before  # paid, trained on or not
+        spent = state.oracle.calls - calls_before  # paid, trained on or not (gradients at known points too)
         if spent < n:  # a budget too small for one more ascent step: Sobol' points
             parts.append(RandomSobol().propose(state, n - spent))
         if self.adapt and len(depth.z):
@@ -223,10 +223,9 @@ class ErrorMaximizers:
     def _gradient(self, state: LearnerState, budget: int) -> Proposal:
         oracle, box = state.oracle, state.box
         assert oracle is not None
-        # Calls per seed: a native gradient prices one point per step (plus the seed once, when the
-        # ledger has no value call to time it against); central differences 2d + 1.
+        # Calls per seed and step: a native gradient evaluates one point, central differences 2d + 1.
         native = self.search.oracle_gradient == "native" or (self.search.oracle_gradient == "auto" and has_grad(oracle))
-        per_seed = self.steps + 1 if native else self.steps * (2 * box.dim + 1)
+        per_seed = self.steps * (1 if native else 2 * box.dim + 1)
         m = budget // per_seed
         if m < 1:
             return concat([], box.dim)

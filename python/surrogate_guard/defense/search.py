@@ -4,7 +4,7 @@ grad Y comes from the fused native kernel; grad Z from the oracle's native gradi
 one (``has_grad``: one gradient call per seed and step, e.g. pathwise Monte Carlo tangents), else
 from central differences, all seeds and all 2d+1 stencil points in ONE oracle batch per step
 (common random numbers keep Monte Carlo differences smooth). The cost is reported in oracle calls
-and in price-equivalents (gradient calls weighted by their time measured in the same run). Work is done in the unit box of the surrogate's ``Box``;
+and in price-equivalents (gradient calls weighted by the oracle's measured gradient-to-price time). Work is done in the unit box of the surrogate's ``Box``;
 steps are normalized-gradient steps whose length decays geometrically (``SearchSettings``).
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from .._device import Device
 from .._validate import check_int
 from ..box import Box
-from ..oracles.base import OracleLike, check_oracle, has_grad
+from ..oracles.base import OracleLike, check_oracle, grad_cost_ratio, has_grad
 from ..oracles.budgeted import BudgetedOracle, BudgetExhausted
 from .settings import SearchSettings, apply_legacy
 from .training import TrainingView
@@ -178,24 +178,12 @@ def price_equivalents(calls: int, grad_calls: int, ratio: float | None) -> float
     return float(calls - grad_calls + grad_calls * (1.0 if ratio is None else ratio))
 
 
-def measured_grad_ratio(Z: BudgetedOracle) -> float | None:
-    """Seconds per gradient point over seconds per value point, from the ledger of Z's root budget
-    (every call through the family is timed there); None until both kinds ran."""
-    return _root(Z).cost().grad_ratio
-
-
-def _root(Z: BudgetedOracle) -> BudgetedOracle:
-    while Z._parent is not None:
-        Z = Z._parent
-    return Z
-
-
 def _ascend(weights, Z: BudgetedOracle, U: np.ndarray, X0: np.ndarray, b: Box, search: SearchSettings,
             device: Device, threads: int | None, native: bool = False, ratio: list | None = None):
     """The ascent loop: ((best error, unit point, Y, Z) per seed, error trajectories, kernel calls).
     With ``native``, grad Z is the oracle's own (one gradient call per step); the gradient's cost ratio
-    goes into ``ratio[0]``, measured by the family's ledger (when it has timed no value call yet, the
-    seeds are priced once at step 0 for that: m calls, counted)."""
+    (``oracles.base.grad_cost_ratio``: measured once per oracle, at equal batch sizes) goes into
+    ``ratio[0]``."""
     from .. import kernels
 
     m, d = U.shape
@@ -207,8 +195,6 @@ def _ascend(weights, Z: BudgetedOracle, U: np.ndarray, X0: np.ndarray, b: Box, s
         Xr = X0 if t == 0 else b.denormalize(U)
         if native:
             try:
-                if t == 0 and ratio is not None and _root(Z).cost().price_points == 0:
-                    Z(Xr)  # a value call to time against (only if the ledger has none)
                 gres = Z.evaluate(Xr, grad=True)
             except BudgetExhausted:
                 break
@@ -235,5 +221,5 @@ def _ascend(weights, Z: BudgetedOracle, U: np.ndarray, X0: np.ndarray, b: Box, s
         best_e[better], best_u[better], best_y[better], best_z[better] = e[better], U[better], y[better], z[better]
         U = np.clip(b.normalize(np.asarray(res.x, dtype=np.float64)), 0.0, 1.0)
     if native and ratio is not None:
-        ratio[0] = measured_grad_ratio(Z)
+        ratio[0] = grad_cost_ratio(Z)
     return (best_e, best_u, best_y, best_z), traj, len(traj)
