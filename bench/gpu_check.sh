@@ -21,7 +21,7 @@ fi
 "$PY" -c "import surrogate_guard as sg, surrogate_guard._core as c; print('has_cuda', sg.has_cuda()); print(c.cuda_status())" \
   | tee "$OUT/cuda_status.txt"
 
-CUDA_TESTS="tests/test_cuda_paths.py tests/test_monte_carlo.py tests/test_mlp_kernel.py"
+CUDA_TESTS="tests/test_cuda_paths.py tests/test_monte_carlo.py tests/test_mc_grad.py tests/test_mlp_kernel.py"
 echo "== tier 1: CUDA tests"
 "$PY" -m pytest -q -m cuda -rs -p no:cacheprovider $CUDA_TESTS > "$OUT/tests.log" 2>&1
 TEST_RC=$?

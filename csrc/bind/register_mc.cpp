@@ -60,12 +60,52 @@ void mc_price(DArr X, DArr price, DArr stderr_, const mc::Config& c, const std::
   }
 }
 
-// Bytes of workspace (per-point constants and partial sums) a call would allocate, as a double
-// so that absurd requests never overflow.
-double workspace_bytes(int64_t n, const mc::Config& c, const std::string& device) {
+// Prices and pathwise gradients in one pass: mc_price's checks plus grad, grad_se (n, 5) float64
+// C-contiguous writeable outputs (every entry written); gradients need the bridge.
+void mc_grad(DArr X, DArr price, DArr stderr_, DArr grad, DArr grad_se, const mc::Config& c, const std::string& device,
+             bool reference) {
+  validate(c);
+  if (!c.bridge)
+    throw std::invalid_argument("grad: pathwise gradients need bridge=True (the discretely monitored indicator is "
+                                "discontinuous in the barrier)");
+  if (X.ndim() != 2 || X.shape(1) != 5) throw std::invalid_argument("X: expected shape (n, 5) float64");
+  const int64_t n = X.shape(0);
+  for (auto* a : {&price, &stderr_})
+    if (a->ndim() != 1 || a->shape(0) != n) throw std::invalid_argument("price/stderr: expected shape (n,) float64");
+  for (auto* a : {&grad, &grad_se})
+    if (a->ndim() != 2 || a->shape(0) != n || a->shape(1) != mc::NDIR)
+      throw std::invalid_argument("grad/grad_stderr: expected shape (n, 5) float64");
+  for (auto* a : {&price, &stderr_, &grad, &grad_se})
+    if (!a->writeable()) throw std::invalid_argument("price/stderr/grad/grad_stderr: must be writeable");
+  if (device != "cpu" && device != "cuda") throw std::invalid_argument("device: expected 'cpu' or 'cuda'");
+  if (reference && device != "cpu") throw std::invalid_argument("reference: only on device 'cpu'");
+  const double* x = X.data();
+  double* pr = price.mutable_data();
+  double* se = stderr_.mutable_data();
+  double* g = grad.mutable_data();
+  double* gs = grad_se.mutable_data();
+  // The GIL is released: as in mc_price, the arrays outlive the call and no Python object is touched.
+  py::gil_scoped_release release;
+  if (n == 0) return;
+  std::vector<mc::McPoint> pts(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) pts[i] = mc::make_point(c, x + 5 * i);
+  if (device == "cuda") {
+    mc::grad_cuda(c, pts.data(), n, pr, se, g, gs);
+  } else if (reference) {
+    mc::grad_reference(c, pts.data(), n, pr, se, g, gs);
+  } else {
+    mc::grad_cpu(c, pts.data(), n, pr, se, g, gs);
+  }
+}
+
+// Bytes of workspace (per-point constants and partial sums; with grad, GRAD_SUMS sums per chunk and
+// the gradient outputs on the device) a call would allocate, as a double so that absurd requests
+// never overflow.
+double workspace_bytes(int64_t n, const mc::Config& c, const std::string& device, bool grad) {
   const double D = static_cast<double>(mc::draws(c));
   const double chunk = static_cast<double>(device == "cuda" ? mc::CUDA_CHUNK : mc::CPU_CHUNK);
-  return static_cast<double>(n) * (sizeof(mc::McPoint) + 16.0 * std::ceil(D / chunk) + 16.0);
+  const double sums = grad ? mc::GRAD_SUMS : 2.0, outs = grad ? mc::GRAD_SUMS : 2.0;
+  return static_cast<double>(n) * (sizeof(mc::McPoint) + 8.0 * sums * std::ceil(D / chunk) + 8.0 * outs);
 }
 
 std::array<uint32_t, 4> philox_block(std::array<uint32_t, 4> ctr, std::array<uint32_t, 2> key) {
@@ -115,7 +155,14 @@ void register_mc(py::module_& m) {
         py::arg("reference") = false,
         "Monte Carlo barrier prices. X: (n, 5) float64 C-contiguous [K, H, sigma, T, r]; price, stderr: "
         "(n,) float64 outputs, every entry written.");
+  m.def("mc_grad", &mc_grad, py::arg("X").noconvert(), py::arg("price").noconvert(), py::arg("stderr").noconvert(),
+        py::arg("grad").noconvert(), py::arg("grad_stderr").noconvert(), py::arg("config"), py::kw_only(),
+        py::arg("device") = "cpu", py::arg("reference") = false,
+        "Monte Carlo barrier prices and their pathwise gradients in one pass (same normals; bridge only). "
+        "X: (n, 5) float64 C-contiguous [K, H, sigma, T, r]; price, stderr: (n,) float64; grad, grad_stderr: "
+        "(n, 5) float64 C-contiguous, d price / d column; every entry written.");
   m.def("mc_workspace_bytes", &workspace_bytes, py::arg("n"), py::arg("config"), py::arg("device"),
+        py::arg("grad") = false,
         "Bytes of workspace (per-point constants and partial sums) a call would allocate.");
   m.def("mc_cuda_free_bytes", []() { return static_cast<double>(mc::cuda_free_bytes()); },
         "Free device memory in bytes (0 without CUDA).");

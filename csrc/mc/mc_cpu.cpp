@@ -50,6 +50,29 @@ McPoint make_point(const Config& c, const double* row) {
     p.rho = c.rho;
     p.rhoc = std::sqrt(std::max(0.0, 1.0 - c.rho * c.rho));
   }
+  // Tangent constants (mc_tangent.h): dt = T / steps, so d dt / dT = 1 / steps.
+  const double n = static_cast<double>(c.steps);
+  p.db_h = 1.0 / H;
+  p.dk_k = 1.0 / c.spot;
+  p.c_t = -r;
+  p.c_r = -T;
+  p.ax_r = dt;
+  p.ddt_t = 1.0 / n;
+  if (c.model == GBM) {
+    p.ax_s = -sig * dt;
+    p.bx_s = std::sqrt(dt);
+    p.ax_t = (r - c.dividend - 0.5 * sig * sig) / n;
+    p.bx_t = 0.5 * p.sd / T;
+    // d log(var) = 2 dsigma / sigma + dT / T, where inv2var varies (not at its cap or floor)
+    const bool varies = var >= 1e-300 && 2.0 / var <= 1e30;
+    p.dlv_s = varies ? 2.0 / sig : 0.0;
+    p.dlv_t = varies ? 1.0 / T : 0.0;
+  } else {
+    p.ax_t = (r - c.dividend) / n;
+    p.dkdt_t = c.kappa / n;
+    p.dth_s = std::isnan(c.theta) ? 2.0 * sig : 0.0;
+    p.dv0_s = std::isnan(c.v0) ? 2.0 * sig : 0.0;
+  }
   return p;
 }
 
@@ -117,6 +140,113 @@ inline void chunk_sums(const Pt<T>& p, uint64_t d0, int64_t count, int64_t steps
   }
 }
 
+// The gradient task: chunk_sums' state and loops (the price arithmetic and its sum loop are the
+// same statements, so its s[0], s[1] are bitwise chunk_sums' s1, s2), plus each lane's tangents in
+// SoA form, stepped in the same lane loop on the same normals. s: GRAD_SUMS sums (mc_tangent.h).
+template <class T, int MODEL, bool ANTI>
+inline void chunk_grad_sums(const Pt<T>& p, const PtG<T>& g, uint64_t d0, int64_t count, int64_t steps, uint32_t k0,
+                            uint32_t k1, double* s) {
+  constexpr int PER = Per<MODEL>::steps;
+  alignas(64) T xp[L], xm[L], wp[L], wm[L], vp[L], vm[L];
+  alignas(64) T z[4][L];
+  alignas(64) T tp[TAN_FIELDS][L], tm[TAN_FIELDS][L];
+  alignas(64) T y[NDIR][L];
+  for (int j = 0; j < GRAD_SUMS; ++j) s[j] = 0.0;
+  const auto load = [](const T (&a)[TAN_FIELDS][L], int l) {
+    return Tan<T>{a[0][l], a[1][l], a[2][l], a[3][l], a[4][l], a[5][l], a[6][l], a[7][l], a[8][l]};
+  };
+  const auto store = [](T (&a)[TAN_FIELDS][L], int l, const Tan<T>& d) {
+    a[0][l] = d.xs, a[1][l] = d.xt, a[2][l] = d.xr, a[3][l] = d.vs, a[4][l] = d.vt;
+    a[5][l] = d.wh, a[6][l] = d.ws, a[7][l] = d.wt, a[8][l] = d.wr;
+  };
+  const Tan<T> t0 = tan_start(g);
+  for (int64_t base = 0; base < count; base += L) {
+    for (int l = 0; l < L; ++l) {
+      xp[l] = xm[l] = T(0);
+      wp[l] = wm[l] = p.alive0;
+      vp[l] = vm[l] = p.v0;
+      store(tp, l, t0);
+      store(tm, l, t0);
+    }
+    const uint64_t db = d0 + static_cast<uint64_t>(base);
+    uint32_t gr = 0;
+    for (int64_t s0 = 0; s0 < steps; s0 += PER, ++gr) {
+      MC_SIMD
+      for (int l = 0; l < L; ++l) {
+        uint32_t w0, w1, w2, w3;
+        draw_normals(gr, db + static_cast<uint64_t>(l), MODEL, k0, k1, w0, w1, w2, w3);
+        normals4<T>(w0, w1, w2, w3, z[0][l], z[1][l], z[2][l], z[3][l]);
+      }
+      const int kmax = static_cast<int>(std::min<int64_t>(PER, steps - s0));
+      for (int k = 0; k < kmax; ++k) {
+        if (MODEL == GBM) {
+          const T* zk = z[k];
+          MC_SIMD
+          for (int l = 0; l < L; ++l) {
+            Tan<T> a = load(tp, l);
+            gbm_step_grad(xp[l], wp[l], a, zk[l], p, g);
+            store(tp, l, a);
+            if (ANTI) {
+              Tan<T> b = load(tm, l);
+              gbm_step_grad(xm[l], wm[l], b, -zk[l], p, g);
+              store(tm, l, b);
+            }
+          }
+        } else {
+          const T* z1 = z[2 * k];
+          const T* z2 = z[2 * k + 1];
+          MC_SIMD
+          for (int l = 0; l < L; ++l) {
+            Tan<T> a = load(tp, l);
+            heston_step_grad(xp[l], vp[l], wp[l], a, z1[l], z2[l], p, g);
+            store(tp, l, a);
+            if (ANTI) {
+              Tan<T> b = load(tm, l);
+              heston_step_grad(xm[l], vm[l], wm[l], b, -z1[l], -z2[l], p, g);
+              store(tm, l, b);
+            }
+          }
+        }
+      }
+    }
+    const int valid = static_cast<int>(std::min<int64_t>(L, count - base));
+    double a1 = 0.0, a2 = 0.0;
+    MC_SIMD_REDUCE
+    for (int l = 0; l < L; ++l) {
+      T val = payoff(xp[l], wp[l], p);
+      if (ANTI) val = T(0.5) * (val + payoff(xm[l], wm[l], p));
+      const double v = l < valid ? static_cast<double>(val) : 0.0;
+      a1 += v;
+      a2 += v * v;
+    }
+    s[0] += a1;
+    s[1] += a2;
+    MC_SIMD
+    for (int l = 0; l < L; ++l) {
+      T val = payoff(xp[l], wp[l], p);
+      if (ANTI) val = T(0.5) * (val + payoff(xm[l], wm[l], p));
+      T yl[NDIR] = {T(0), T(0), T(0), T(0), T(0)};
+      payoff_tangent(xp[l], wp[l], load(tp, l), p, g, ANTI ? T(0.5) : T(1), yl);
+      if (ANTI) payoff_tangent(xm[l], wm[l], load(tm, l), p, g, T(0.5), yl);
+      discount_tangent(val, g, yl);
+      for (int j = 0; j < NDIR; ++j) y[j][l] = yl[j];
+    }
+    for (int j = 0; j < NDIR; ++j) {
+      const T* yj = y[j];
+      a1 = 0.0;
+      a2 = 0.0;
+      MC_SIMD_REDUCE
+      for (int l = 0; l < L; ++l) {
+        const double v = l < valid ? static_cast<double>(yj[l]) : 0.0;
+        a1 += v;
+        a2 += v * v;
+      }
+      s[2 + 2 * j] += a1;
+      s[3 + 2 * j] += a2;
+    }
+  }
+}
+
 // The chunk task compiled three times (common/isa.h); the OpenMP loop calls the one for this CPU.
 template <class T, int MODEL, bool BRIDGE, bool ANTI>
 using ChunkFn = void (*)(const Pt<T>&, uint64_t, int64_t, int64_t, uint32_t, uint32_t, double&, double&);
@@ -130,6 +260,19 @@ SG_MC_CHUNK_CLONE(chunk_base, SG_TARGET_BASE)
 SG_MC_CHUNK_CLONE(chunk_v3, SG_TARGET_V3)
 SG_MC_CHUNK_CLONE(chunk_v4, SG_TARGET_V4)
 #undef SG_MC_CHUNK_CLONE
+
+template <class T, int MODEL, bool ANTI>
+using GradFn = void (*)(const Pt<T>&, const PtG<T>&, uint64_t, int64_t, int64_t, uint32_t, uint32_t, double*);
+#define SG_MC_GRAD_CLONE(NAME, ATTR)                                                                        \
+  template <class T, int MODEL, bool ANTI>                                                                  \
+  ATTR void NAME(const Pt<T>& p, const PtG<T>& g, uint64_t d0, int64_t count, int64_t steps, uint32_t k0,   \
+                 uint32_t k1, double* s) {                                                                  \
+    chunk_grad_sums<T, MODEL, ANTI>(p, g, d0, count, steps, k0, k1, s);                                     \
+  }
+SG_MC_GRAD_CLONE(grad_base, SG_TARGET_BASE)
+SG_MC_GRAD_CLONE(grad_v3, SG_TARGET_V3)
+SG_MC_GRAD_CLONE(grad_v4, SG_TARGET_V4)
+#undef SG_MC_GRAD_CLONE
 
 template <class T, int MODEL, bool BRIDGE, bool ANTI>
 void run(const Config& c, const McPoint* pts, int64_t n, double* price, double* se, bool reference) {
@@ -172,6 +315,83 @@ void run(const Config& c, const McPoint* pts, int64_t n, double* price, double* 
   }
 }
 
+// From a point's GRAD_SUMS sums: price, stderr and the NDIR gradient components with their
+// stderr (each tangent's draws y discounted like the value's: grad = disc E[y]).
+void finalize_grad(const double* s, int64_t D, double disc, double* price, double* se, double* grad, double* gse) {
+  finalize(s[0], s[1], D, disc, price, se);
+  for (int j = 0; j < NDIR; ++j) finalize(s[2 + 2 * j], s[3 + 2 * j], D, disc, grad + j, gse + j);
+}
+
+template <class T, int MODEL, bool ANTI>
+void run_grad(const Config& c, const McPoint* pts, int64_t n, double* price, double* se, double* grad, double* gse,
+              bool reference) {
+  const int64_t D = draws(c);
+  const uint32_t k0 = static_cast<uint32_t>(c.seed), k1 = static_cast<uint32_t>(c.seed >> 32);
+  if (reference) {
+    for (int64_t i = 0; i < n; ++i) {
+      const Pt<T> p(pts[i]);
+      const PtG<T> g(pts[i]);
+      double s[GRAD_SUMS] = {};
+      for (int64_t d = 0; d < D; ++d) {
+        T y[NDIR];
+        const double v = draw_grad<T, MODEL, ANTI>(p, g, static_cast<uint64_t>(d), c.steps, k0, k1, y);
+        s[0] += v;
+        s[1] += v * v;
+        for (int j = 0; j < NDIR; ++j) {
+          const double u = y[j];
+          s[2 + 2 * j] += u;
+          s[3 + 2 * j] += u * u;
+        }
+      }
+      finalize_grad(s, D, pts[i].disc, price + i, se + i, grad + NDIR * i, gse + NDIR * i);
+    }
+    return;
+  }
+  const int64_t nch = chunks(D, CPU_CHUNK), tasks = n * nch;
+  std::vector<double> part(static_cast<size_t>(GRAD_SUMS * tasks));
+  const GradFn<T, MODEL, ANTI> chunk = sg_isa_pick<GradFn<T, MODEL, ANTI>>(
+      &grad_base<T, MODEL, ANTI>, &grad_v3<T, MODEL, ANTI>, &grad_v4<T, MODEL, ANTI>);
+#ifdef SG_WITH_OPENMP
+  const int nt = c.threads > 0 ? c.threads : omp_get_max_threads();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+#endif
+  for (int64_t t = 0; t < tasks; ++t) {
+    const int64_t i = t / nch, ch = t % nch;
+    const Pt<T> p(pts[i]);
+    const PtG<T> g(pts[i]);
+    const int64_t d0 = ch * CPU_CHUNK;
+    chunk(p, g, static_cast<uint64_t>(d0), std::min(CPU_CHUNK, D - d0), c.steps, k0, k1, &part[GRAD_SUMS * t]);
+  }
+  for (int64_t i = 0; i < n; ++i) {  // fixed order: chunk 0, 1, ... of each point (as the price's)
+    double s[GRAD_SUMS] = {};
+    for (int64_t ch = 0; ch < nch; ++ch)
+      for (int j = 0; j < GRAD_SUMS; ++j) s[j] += part[GRAD_SUMS * (i * nch + ch) + j];
+    finalize_grad(s, D, pts[i].disc, price + i, se + i, grad + NDIR * i, gse + NDIR * i);
+  }
+}
+
+void dispatch_grad(const Config& c, const McPoint* pts, int64_t n, double* pr, double* se, double* g, double* gs,
+                   bool ref) {
+  if (!c.bridge) throw std::invalid_argument("grad: pathwise gradients need bridge=True");
+  if (c.single) {
+    if (c.model == GBM) {
+      c.antithetic ? run_grad<float, GBM, true>(c, pts, n, pr, se, g, gs, ref)
+                   : run_grad<float, GBM, false>(c, pts, n, pr, se, g, gs, ref);
+    } else {
+      c.antithetic ? run_grad<float, HESTON, true>(c, pts, n, pr, se, g, gs, ref)
+                   : run_grad<float, HESTON, false>(c, pts, n, pr, se, g, gs, ref);
+    }
+  } else {
+    if (c.model == GBM) {
+      c.antithetic ? run_grad<double, GBM, true>(c, pts, n, pr, se, g, gs, ref)
+                   : run_grad<double, GBM, false>(c, pts, n, pr, se, g, gs, ref);
+    } else {
+      c.antithetic ? run_grad<double, HESTON, true>(c, pts, n, pr, se, g, gs, ref)
+                   : run_grad<double, HESTON, false>(c, pts, n, pr, se, g, gs, ref);
+    }
+  }
+}
+
 template <class T, int MODEL>
 void dispatch_flags(const Config& c, const McPoint* pts, int64_t n, double* pr, double* se, bool ref) {
   if (c.bridge) {
@@ -198,8 +418,19 @@ void price_reference(const Config& c, const McPoint* pts, int64_t n, double* pri
   dispatch(c, pts, n, price, se, true);
 }
 
+void grad_cpu(const Config& c, const McPoint* pts, int64_t n, double* price, double* se, double* grad, double* gse) {
+  dispatch_grad(c, pts, n, price, se, grad, gse, false);
+}
+void grad_reference(const Config& c, const McPoint* pts, int64_t n, double* price, double* se, double* grad,
+                    double* gse) {
+  dispatch_grad(c, pts, n, price, se, grad, gse, true);
+}
+
 #ifndef SG_WITH_CUDA
 void price_cuda(const Config&, const McPoint*, int64_t, double*, double*) {
+  throw std::runtime_error("surrogate_guard was not compiled with CUDA support");
+}
+void grad_cuda(const Config&, const McPoint*, int64_t, double*, double*, double*, double*) {
   throw std::runtime_error("surrogate_guard was not compiled with CUDA support");
 }
 size_t cuda_free_bytes() { return 0; }

@@ -104,16 +104,109 @@ void launch_flags(const Config& c, const McPoint* pts, int64_t n, int64_t D, int
   }
 }
 
+// The gradient kernel: mc_kernel's layout, with draw_grad (bitwise draw_value's value plus its NDIR
+// tangents) and GRAD_SUMS block sums per block, each reduced in block_sum's order.
+__device__ void block_sum_grad(double* s) {
+  __shared__ double sh[GRAD_SUMS][CUDA_THREADS / 32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+  for (int k = 0; k < GRAD_SUMS; ++k) {
+    for (int o = 16; o > 0; o >>= 1) s[k] += __shfl_down_sync(0xffffffffu, s[k], o);
+    if (lane == 0) sh[k][warp] = s[k];
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+#pragma unroll
+    for (int k = 0; k < GRAD_SUMS; ++k) {
+      s[k] = 0.0;
+      for (int w = 0; w < CUDA_THREADS / 32; ++w) s[k] += sh[k][w];
+    }
+  }
+}
+
+template <class T, int MODEL, bool ANTI>
+__global__ void __launch_bounds__(CUDA_THREADS) mc_grad_kernel(const McPoint* __restrict__ pts, int64_t D, int64_t bpp,
+                                                                int64_t steps, uint32_t k0, uint32_t k1,
+                                                                double* __restrict__ part) {
+  const int64_t blk = blockIdx.x;
+  const int64_t i = blk / bpp, c = blk % bpp;
+  const Pt<T> p(pts[i]);
+  const PtG<T> g(pts[i]);
+  double s[GRAD_SUMS];
+#pragma unroll
+  for (int k = 0; k < GRAD_SUMS; ++k) s[k] = 0.0;
+#pragma unroll 1
+  for (int j = 0; j < CUDA_DPT; ++j) {
+    const int64_t d = c * CUDA_CHUNK + j * CUDA_THREADS + threadIdx.x;
+    if (d < D) {
+      T y[NDIR];
+      const double v = draw_grad<T, MODEL, ANTI>(p, g, static_cast<uint64_t>(d), steps, k0, k1, y);
+      s[0] += v;
+      s[1] += v * v;
+#pragma unroll
+      for (int k = 0; k < NDIR; ++k) {
+        const double u = y[k];
+        s[2 + 2 * k] += u;
+        s[3 + 2 * k] += u * u;
+      }
+    }
+  }
+  block_sum_grad(s);
+  if (threadIdx.x == 0) {
+#pragma unroll
+    for (int k = 0; k < GRAD_SUMS; ++k) part[GRAD_SUMS * blk + k] = s[k];
+  }
+}
+
+// mc_finalize for GRAD_SUMS sums: out holds price (n), stderr (n), grad (n, NDIR), grad stderr (n, NDIR).
+__global__ void __launch_bounds__(32 * FIN_WARPS) mc_finalize_grad(const McPoint* __restrict__ pts,
+                                                                   const double* __restrict__ part, int64_t n,
+                                                                   int64_t bpp, int64_t D, double* __restrict__ out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * FIN_WARPS + threadIdx.x / 32;
+  const int lane = threadIdx.x & 31;
+  if (i >= n) return;  // whole warps exit together: i is uniform within a warp
+  double s[GRAD_SUMS];
+#pragma unroll
+  for (int k = 0; k < GRAD_SUMS; ++k) s[k] = 0.0;
+  for (int64_t c = lane; c < bpp; c += 32) {
+#pragma unroll
+    for (int k = 0; k < GRAD_SUMS; ++k) s[k] += part[GRAD_SUMS * (i * bpp + c) + k];
+  }
+#pragma unroll
+  for (int k = 0; k < GRAD_SUMS; ++k)
+    for (int o = 16; o > 0; o >>= 1) s[k] += __shfl_down_sync(0xffffffffu, s[k], o);
+  if (lane == 0) {
+    const double disc = pts[i].disc;
+    finalize(s[0], s[1], D, disc, out + i, out + n + i);
+    for (int k = 0; k < NDIR; ++k)
+      finalize(s[2 + 2 * k], s[3 + 2 * k], D, disc, out + 2 * n + NDIR * i + k, out + (2 + NDIR) * n + NDIR * i + k);
+  }
+}
+
+template <class T, int MODEL>
+void launch_grad(const Config& c, const McPoint* pts, int64_t n, int64_t D, int64_t bpp, double* part,
+                 cudaStream_t s) {
+  const uint32_t k0 = static_cast<uint32_t>(c.seed), k1 = static_cast<uint32_t>(c.seed >> 32);
+  const unsigned grid = static_cast<unsigned>(n * bpp);
+  if (c.antithetic) {
+    mc_grad_kernel<T, MODEL, true><<<grid, CUDA_THREADS, 0, s>>>(pts, D, bpp, c.steps, k0, k1, part);
+  } else {
+    mc_grad_kernel<T, MODEL, false><<<grid, CUDA_THREADS, 0, s>>>(pts, D, bpp, c.steps, k0, k1, part);
+  }
+}
+
 // Frees everything on every exit path (stream-ordered on the per-thread stream), so an
 // exception never leaks device memory.
 struct Buffers {
   cudaStream_t stream = cudaStreamPerThread;
   McPoint* pts = nullptr;
   double2* part = nullptr;
+  double* gpart = nullptr;
   double* out = nullptr;
   ~Buffers() {
     if (pts) cudaFreeAsync(pts, stream);
     if (part) cudaFreeAsync(part, stream);
+    if (gpart) cudaFreeAsync(gpart, stream);
     if (out) cudaFreeAsync(out, stream);
     cudaStreamSynchronize(stream);
     cudaGetLastError();
@@ -171,6 +264,39 @@ void price_cuda(const Config& c, const McPoint* pts, int64_t n, double* price, d
   check(cudaMemcpyAsync(price, b.out, n * sizeof(double), cudaMemcpyDeviceToHost, b.stream), "copy out");
   check(cudaMemcpyAsync(se, b.out + n, n * sizeof(double), cudaMemcpyDeviceToHost, b.stream), "copy out");
   check(cudaStreamSynchronize(b.stream), "mc kernel");
+}
+
+// Price and pathwise gradient: price_cuda's sequence with the gradient kernel and its finalize.
+void grad_cuda(const Config& c, const McPoint* pts, int64_t n, double* price, double* se, double* grad, double* gse) {
+  if (n <= 0) return;
+  if (!c.bridge) throw std::invalid_argument("grad: pathwise gradients need bridge=True");
+  const int64_t D = draws(c), bpp = chunks(D, CUDA_CHUNK);
+  if (bpp > INT32_MAX / n) throw std::runtime_error("mc CUDA: too many blocks (n * paths too large for one launch)");
+  keep_pool_memory();
+  Buffers b;
+  check(cudaMallocAsync(reinterpret_cast<void**>(&b.pts), n * sizeof(McPoint), b.stream), "cudaMallocAsync(points)");
+  check(cudaMallocAsync(reinterpret_cast<void**>(&b.gpart), n * bpp * GRAD_SUMS * sizeof(double), b.stream),
+        "cudaMallocAsync(partials)");
+  check(cudaMallocAsync(reinterpret_cast<void**>(&b.out), GRAD_SUMS * n * sizeof(double), b.stream),
+        "cudaMallocAsync(out)");
+  check(cudaMemcpyAsync(b.pts, pts, n * sizeof(McPoint), cudaMemcpyHostToDevice, b.stream), "copy in");
+  if (c.single) {
+    c.model == GBM ? launch_grad<float, GBM>(c, b.pts, n, D, bpp, b.gpart, b.stream)
+                   : launch_grad<float, HESTON>(c, b.pts, n, D, bpp, b.gpart, b.stream);
+  } else {
+    c.model == GBM ? launch_grad<double, GBM>(c, b.pts, n, D, bpp, b.gpart, b.stream)
+                   : launch_grad<double, HESTON>(c, b.pts, n, D, bpp, b.gpart, b.stream);
+  }
+  check(cudaGetLastError(), "mc grad kernel launch");
+  mc_finalize_grad<<<static_cast<unsigned>((n + FIN_WARPS - 1) / FIN_WARPS), 32 * FIN_WARPS, 0, b.stream>>>(
+      b.pts, b.gpart, n, bpp, D, b.out);
+  check(cudaGetLastError(), "mc grad finalize launch");
+  check(cudaMemcpyAsync(price, b.out, n * sizeof(double), cudaMemcpyDeviceToHost, b.stream), "copy out");
+  check(cudaMemcpyAsync(se, b.out + n, n * sizeof(double), cudaMemcpyDeviceToHost, b.stream), "copy out");
+  check(cudaMemcpyAsync(grad, b.out + 2 * n, NDIR * n * sizeof(double), cudaMemcpyDeviceToHost, b.stream), "copy out");
+  check(cudaMemcpyAsync(gse, b.out + (2 + NDIR) * n, NDIR * n * sizeof(double), cudaMemcpyDeviceToHost, b.stream),
+        "copy out");
+  check(cudaStreamSynchronize(b.stream), "mc grad kernel");
 }
 
 }  // namespace mc

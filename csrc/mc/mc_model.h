@@ -24,6 +24,12 @@ struct McPoint {
   double dt;
   double kdt, theta, xi, rho, rhoc, v0;  // Heston: kappa dt, theta, xi, rho, sqrt(1-rho^2), v0
   double disc;     // S0 exp(-r T): discount and the spot's scale
+  // Pathwise tangents (mc_tangent.h), used only by the gradient kernels:
+  double ax_s, bx_s, ax_t, bx_t, ax_r;  // d(x step)/d(sigma, T, r) = a + b z (GBM; Heston: ax_t, ax_r)
+  double dlv_s, dlv_t;                  // GBM: d log(sigma^2 dt)/d(sigma, T) (0 where inv2var is capped)
+  double db_h, dk_k;                    // d b / dH = 1/H, d strike / dK = 1/S0
+  double c_t, c_r;                      // d log(disc) / d(T, r) = -r, -T
+  double ddt_t, dkdt_t, dth_s, dv0_s;   // Heston: d dt/dT, d kappa dt/dT, d theta/d sigma, d v0/d sigma
 };
 
 template <class T> struct Pt {
@@ -35,6 +41,24 @@ template <class T> struct Pt {
         v0(T(p.v0)) {}
 };
 
+// One step's bridge quantities x0 -> x1 with inv2var = 2/var: d = signed distance to the barrier
+// (0 at or beyond it), ng = -2 d0 d1 / var, e = exp(ng) the crossing probability, om = 1 - e.
+// om is formed from min(e, 1) (= e, as ng <= 0): a product that feeds an add may be fused into an
+// FMA, and whether it is depends on its other uses; through the min no kernel ever fuses it, so
+// the gradient kernels can read e (mc_tangent.h) and still round om exactly as the price does.
+template <class T> struct Cross {
+  T d0, d1, ng, e, om;
+};
+template <class T> SG_HD Cross<T> cross(T x0, T x1, T inv2var, const Pt<T>& p) {
+  Cross<T> c;
+  c.d0 = vmax(p.sgn * (x0 - p.b), T(0));
+  c.d1 = vmax(p.sgn * (x1 - p.b), T(0));
+  c.ng = -(c.d0 * c.d1) * inv2var;
+  c.e = exp_clamped(c.ng);
+  c.om = T(1) - vmin(c.e, T(1));
+  return c;
+}
+
 // Survival weight update for a step x0 -> x1 with log-variance var_inv2 = 2/var:
 // bridge: w *= 1 - exp(-2 d0 d1 / var), d = signed distance to the barrier (Brownian-bridge
 // crossing probability); a step ending at or beyond the barrier has d1 = 0, so exp(0) = 1
@@ -42,40 +66,58 @@ template <class T> struct Pt {
 template <class T, bool BRIDGE>
 SG_HD T survive(T w, T x0, T x1, T inv2var, const Pt<T>& p) {
   if (BRIDGE) {
-    const T d0 = vmax(p.sgn * (x0 - p.b), T(0));
-    const T d1 = vmax(p.sgn * (x1 - p.b), T(0));
-    return w * (T(1) - exp_clamped(-(d0 * d1) * inv2var));
+    return w * cross(x0, x1, inv2var, p).om;
   } else {
     return p.sgn * (x1 - p.b) > T(0) ? w : T(0);
   }
 }
 
 // GBM: the exact log-space step.
+template <class T> SG_HD T gbm_x1(T x, T z, const Pt<T>& p) { return x + (p.drift + p.sd * z); }
 template <class T, bool BRIDGE> SG_HD void gbm_step(T& x, T& w, T z, const Pt<T>& p) {
-  const T x1 = x + (p.drift + p.sd * z);
+  const T x1 = gbm_x1(x, z, p);
   w = survive<T, BRIDGE>(w, x, x1, p.inv2var, p);
   x = x1;
 }
 
 // Heston: full-truncation Euler (variance floored at 0 inside drift and diffusion), log-Euler
-// for the spot; the bridge uses the step's variance vp dt (exact if v were constant).
+// for the spot; the bridge uses the step's variance vp dt (exact if v were constant). The
+// step's quantities are named once here for the price and its tangents (mc_tangent.h) alike.
+template <class T> struct HStep {
+  T vp, var, sq, x1, corr, v1, inv2var;
+};
+template <class T> SG_HD HStep<T> heston_core(T x, T v, T z1, T z2, const Pt<T>& p) {
+  HStep<T> h;
+  h.vp = vmax(v, T(0));
+  h.var = h.vp * p.dt;
+  h.sq = vsqrt(h.var);
+  h.x1 = x + ((p.drift - T(0.5) * h.var) + h.sq * z1);
+  h.corr = p.rho * z1 + p.rhoc * z2;
+  h.v1 = v + (p.kdt * (p.theta - h.vp) + p.xi * h.sq * h.corr);
+  h.inv2var = T(2) / vmax(h.var, T(Tr<T>::TINY));
+  return h;
+}
 template <class T, bool BRIDGE>
 SG_HD void heston_step(T& x, T& v, T& w, T z1, T z2, const Pt<T>& p) {
-  const T vp = vmax(v, T(0));
-  const T var = vp * p.dt;
-  const T sq = vsqrt(var);
-  const T x1 = x + ((p.drift - T(0.5) * var) + sq * z1);
-  v = v + (p.kdt * (p.theta - vp) + p.xi * sq * (p.rho * z1 + p.rhoc * z2));
-  const T inv2var = T(2) / vmax(var, T(Tr<T>::TINY));
-  w = survive<T, BRIDGE>(w, x, x1, inv2var, p);
-  x = x1;
+  const HStep<T> h = heston_core(x, v, z1, z2, p);
+  v = h.v1;
+  w = survive<T, BRIDGE>(w, x, h.x1, h.inv2var, p);
+  x = h.x1;
+}
+
+// The capped payoff at x (units of the spot), with e = exp(x) and raw = phi (S_T - K) for tangents.
+// Capped so that a heavy tail or an absurd strike can never make the sum of squares inf (a capped
+// path only occurs far outside the oracle's stated domain, where the point is flagged unreliable).
+template <class T> SG_HD T payoff_parts(T x, const Pt<T>& p, T& e, T& raw) {
+  e = exp_clamped(x);
+  const T st = p.spot * e;
+  raw = p.phi * (st - p.strike);
+  return vmin(vmax(raw, T(0)), T(Tr<T>::PAY_MAX));
 }
 
 template <class T> SG_HD T payoff(T x, T w, const Pt<T>& p) {
-  const T st = p.spot * exp_clamped(x);
-  // Capped so that a heavy tail or an absurd strike can never make the sum of squares inf (a capped
-  // path only occurs far outside the oracle's stated domain, where the point is flagged unreliable).
-  const T pay = vmin(vmax(p.phi * (st - p.strike), T(0)), T(Tr<T>::PAY_MAX));
+  T e, raw;
+  const T pay = payoff_parts(x, p, e, raw);
   return pay * (p.is_in != T(0) ? T(1) - w : w);
 }
 

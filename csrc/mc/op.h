@@ -8,11 +8,17 @@
 //   n        points, >= 1
 //   price    (n,) float64, host memory, written for every point
 //   stderr_  (n,) float64, host memory, written for every point
+// and of grad_cpu / grad_reference / grad_cuda (pathwise sensitivities, bridge only), also:
+//   grad     (n, 5) float64 C-order, host memory: d price / d [K, H, sigma, T, r], written in full
+//   grad_se  (n, 5) float64 C-order, host memory: their standard errors, written in full
+// The gradient kernels draw the same normals as the price kernels and return bitwise the same
+// price and stderr (mc_tangent.h says how the arithmetic is kept identical).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
 #include "mc/mc_model.h"
+#include "mc/mc_tangent.h"
 
 namespace mc {
 
@@ -49,6 +55,13 @@ void price_cpu(const Config& c, const McPoint* pts, int64_t n, double* price, do
 void price_reference(const Config& c, const McPoint* pts, int64_t n, double* price, double* stderr_);
 // CUDA: same contract; throws std::runtime_error with the CUDA message on any failure.
 void price_cuda(const Config& c, const McPoint* pts, int64_t n, double* price, double* stderr_);
+// Price, stderr and the pathwise gradient with its stderr in one pass (c.bridge must be true).
+void grad_cpu(const Config& c, const McPoint* pts, int64_t n, double* price, double* stderr_, double* grad,
+              double* grad_se);
+void grad_reference(const Config& c, const McPoint* pts, int64_t n, double* price, double* stderr_, double* grad,
+                    double* grad_se);
+void grad_cuda(const Config& c, const McPoint* pts, int64_t n, double* price, double* stderr_, double* grad,
+               double* grad_se);
 // Free device memory now, in bytes (0 without CUDA or on any error).
 size_t cuda_free_bytes();
 

@@ -19,8 +19,8 @@ from .._validate import check_int
 from ..models import GBM, Heston
 from ..options import BarrierOption
 from . import _mc_checks
-from .barrier import BarrierOracle, check_in_domain, out_of_domain
-from .base import OracleResult, ReliabilityWarning, Spec
+from .barrier import COLUMNS, BarrierOracle, check_in_domain, out_of_domain
+from .base import OracleResult, ReliabilityWarning, Spec, check_grad
 
 __all__ = ["MonteCarlo", "MCResult"]
 
@@ -35,7 +35,10 @@ class MCResult(OracleResult):
     """One Monte Carlo evaluation: ``price`` and ``stderr`` (n,) float64 (read-only), the
     ``paths`` and ``steps`` simulated per point, the ``device`` and ``precision`` used, and
     ``reliable`` (n,) bool (read-only): False where the estimate rests on too few effective paths
-    for its standard error to mean anything (docs/monte_carlo.md, "Reliability")."""
+    for its standard error to mean anything (docs/monte_carlo.md, "Reliability"). With
+    ``evaluate(X, grad=True)``: ``grad`` and ``grad_stderr`` (n, 5) float64 (read-only), the pathwise
+    derivatives of the price in [strike, barrier, volatility, maturity, rate] and their standard
+    errors, from the same paths as the price (docs/monte_carlo.md, "Pathwise sensitivities")."""
 
     paths: int
     steps: int
@@ -65,6 +68,11 @@ class MonteCarlo(BarrierOracle):
         check_domain: refuse points outside the stated domain (strike / spot and barrier / spot in
             [1e-6, 1e6], volatility <= 10, maturity <= 100 years, rate and the option's dividend in
             [-1, 1]) with a ValueError naming the column; False prices them, flagged unreliable.
+
+    Gradients: ``evaluate(X, grad=True)`` also returns ``grad`` and ``grad_stderr`` (n, 5), pathwise
+    tangents carried through the same simulation (same normals: the price is bitwise the one of
+    ``grad=False``), for a small multiple of one price's time. They need ``bridge=True`` (``has_grad``
+    is False without it: the discretely monitored indicator is discontinuous in the barrier).
 
     Reliability: ``evaluate(X).reliable`` (n,) bool; a call on rows that are not reliable emits a
     ``sg.ReliabilityWarning`` naming how many. Work (n x paths x steps) and memory are checked against
@@ -119,15 +127,28 @@ class MonteCarlo(BarrierOracle):
                             "device": self.device, "precision": self.precision,
                             "threads": self.threads or None, "box": self.box, "check_domain": self.check_domain}
 
-    def _check_resources(self, n: int) -> None:
-        ws = _core.mc_workspace_bytes(n, self._config, self.device)
+    @property
+    def has_grad(self) -> bool:
+        """True with the bridge: ``evaluate(X, grad=True)`` returns pathwise gradients."""
+        return self.bridge
+
+    def _require_grad(self) -> None:
+        if not self.bridge:
+            raise ValueError("grad: MonteCarlo has pathwise gradients only with bridge=True; with discrete monitoring "
+                             "(bridge=False) the knock-out indicator is discontinuous in the barrier and the path, so "
+                             "its pathwise derivative is not the price's; use bridge=True (continuous monitoring) or "
+                             "difference the prices")
+
+    def _check_resources(self, n: int, grad: bool = False) -> None:
+        ws = _core.mc_workspace_bytes(n, self._config, self.device, grad=grad)
         # host: the outputs and the per-point constants (CPU: with the partial sums, as the workspace says)
-        host = 16.0 * n + (ws if self.device == "cpu" else 200.0 * n)
+        outs = 16.0 * n + (80.0 * n if grad else 0.0)
+        host = outs + (ws if self.device == "cpu" else 200.0 * n)
         cuda = self.device == "cuda"
         _mc_checks.check_resources(n, self.paths, self.steps, host, ws if cuda else None,
                                    _core.mc_cuda_free_bytes() if cuda else 0.0)
 
-    def _run(self, X: np.ndarray, reference: bool = False) -> MCResult:
+    def _run(self, X: np.ndarray, reference: bool = False, grad: bool = False) -> MCResult:
         n = X.shape[0]
         outside = None
         if n and self.check_domain:
@@ -136,9 +157,17 @@ class MonteCarlo(BarrierOracle):
             outside = out_of_domain(X, self.option.spot, _mc_checks.DOMAIN)
         price = np.empty(n, dtype=np.float64)
         stderr = np.empty(n, dtype=np.float64)
+        g = gs = None
+        if grad:
+            g = np.empty((n, len(COLUMNS)), dtype=np.float64)
+            gs = np.empty((n, len(COLUMNS)), dtype=np.float64)
         if n:
-            self._check_resources(n)
-            _core.mc_price(X, price, stderr, self._config, device=self.device, reference=reference)
+            self._check_resources(n, grad)
+            if g is not None and gs is not None:
+                _core.mc_grad(X, price, stderr, g, gs, self._config, device=self.device, reference=reference)
+                check_grad("MonteCarlo", X, g, gs)
+            else:
+                _core.mc_price(X, price, stderr, self._config, device=self.device, reference=reference)
             self._check_output(X, price, stderr)
         draws = self.paths // 2 if self.antithetic else self.paths
         reliable = _mc_checks.reliability(X, price, stderr, self.option, self.model, draws, outside)
@@ -147,32 +176,45 @@ class MonteCarlo(BarrierOracle):
             warnings.warn(f"MonteCarlo: {bad} of {n} rows are unreliable (too few effective paths for the standard "
                           f"error to mean anything, or outside the stated domain); see MCResult.reliable and "
                           f"docs/monte_carlo.md", ReliabilityWarning, stacklevel=3)
-        for a in (price, stderr, reliable):
-            a.setflags(write=False)
-        return MCResult(price=price, stderr=stderr, paths=self.paths, steps=self.steps, device=self.device,
-                        precision=self.precision, reliable=reliable)
+        for a in (price, stderr, reliable, g, gs):
+            if a is not None:
+                a.setflags(write=False)
+        return MCResult(price=price, stderr=stderr, grad=g, grad_stderr=gs, paths=self.paths, steps=self.steps,
+                        device=self.device, precision=self.precision, reliable=reliable)
 
     def evaluate(self, X, grad: bool = False) -> MCResult:
-        """Price X (n, 5): an ``MCResult`` with price and stderr (n,) float64. Counts n calls."""
+        """Price X (n, 5): an ``MCResult`` with price and stderr (n,) float64; with ``grad=True`` also
+        grad and grad_stderr (n, 5) (needs bridge=True). Counts n calls (and n grad_calls)."""
         X = self.check_points(X)
+        if not isinstance(grad, (bool, np.bool_)):
+            raise TypeError(f"grad: expected a bool, got {type(grad).__name__} {grad!r}")
         if grad:
             self._require_grad()
         t0 = time.perf_counter()
-        res = self._run(X)
-        self._count(X.shape[0], False, time.perf_counter() - t0)
+        res = self._run(X, grad=bool(grad))
+        self._count(X.shape[0], bool(grad), time.perf_counter() - t0)
         return res
+
+    def _evaluate_grad(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        res = self._run(X, grad=True)
+        assert res.grad is not None and res.grad_stderr is not None
+        return res.price, res.stderr, res.grad, res.grad_stderr
 
     def _evaluate(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         res = self._run(X)
         return res.price, res.stderr
 
-    def reference(self, X) -> MCResult:
+    def reference(self, X, grad: bool = False) -> MCResult:
         """The slow path: serial, one draw at a time through the scalar kernel code (CPU only,
-        float64 sums); for tests. Not counted as oracle calls."""
+        float64 sums), with ``grad=True`` its tangents too; for tests. Not counted as oracle calls."""
         X = self.check_points(X)
         if self.device != "cpu":
             raise ValueError("reference: only on device='cpu'")
-        return self._run(X, reference=True)
+        if not isinstance(grad, (bool, np.bool_)):
+            raise TypeError(f"grad: expected a bool, got {type(grad).__name__} {grad!r}")
+        if grad:
+            self._require_grad()
+        return self._run(X, reference=True, grad=bool(grad))
 
     def __repr__(self) -> str:
         return (f"MonteCarlo({self.option}, {self.model}, paths={self.paths}, steps={self.steps}, seed={self.seed}, "
