@@ -234,7 +234,10 @@ class ErrorMaximizers:
         order = np.argsort(-resid, kind="stable")[: 4 * m]
         rows = state.rng.choice(order, size=min(m, len(order)), replace=False)
         U = box.normalize(state.X[rows])
-        U = np.vstack([U[: m - m // 4], np.clip(U[m - m // 4:] + self.levy_scale * levy_steps(state.rng, m // 4, box.dim), 0, 1)])
+        # A quarter of the seeds moved off their rows by a Levy step; with native gradients all of
+        # them (a gradient at a training row would pay a call for no new point).
+        k = m if native else m // 4
+        U = np.vstack([U[: m - k], np.clip(U[m - k:] + self.levy_scale * levy_steps(state.rng, k, box.dim), 0, 1)])
         mx = find_error_maximizers(state.surrogate, oracle.child(m * per_seed), seeds=box.denormalize(U),
                                    search=self.search, seed=int(state.rng.integers(2**31)), device="cpu")
         paid = paid_since(oracle, before)

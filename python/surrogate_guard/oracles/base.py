@@ -225,7 +225,8 @@ class Oracle:
     def grad_cost_ratio(self) -> float:
         """Seconds per point of a gradient evaluation over a value evaluation, on this machine:
         measured once (then cached) on calibration points of the oracle's box, in batches doubled
-        from 16 points until the value call takes 5 ms (at most 4 096 points), best of 3 of each.
+        from 16 points until a value call takes 2 ms (at most 4 096 points); each time is the best
+        of 5 means over enough calls to last ~10 ms (robust to a busy machine's stalls).
         The calibration is not counted in ``calls``: its values are discarded, it buys no
         information, only the price-equivalents a consumer reports."""
         self._require_grad()
@@ -237,11 +238,13 @@ class Oracle:
                 n = 16
                 while True:
                     X = self.box.sample(n, seed=0)
-                    tp = _best_of(3, self._evaluate, X)
-                    if tp >= 5e-3 or n >= 4096:
+                    tp = _per_call(self._evaluate, X, 1, 1)
+                    if tp >= 2e-3 or n >= 4096:
                         break
                     n *= 2
-                tg = _best_of(3, self._evaluate_grad, X)
+                k = max(1, int(np.ceil(1e-2 / max(tp, 1e-9))))  # calls per timing: at least ~10 ms
+                tp = _per_call(self._evaluate, X, k, 5)
+                tg = _per_call(self._evaluate_grad, X, k, 5)
             self._grad_ratio = tg / max(tp, 1e-9)
         return self._grad_ratio
 
@@ -313,12 +316,14 @@ class Oracle:
         return f"{type(self).__name__}(dim={self.dim}, calls={self.calls})"
 
 
-def _best_of(k: int, fn: Any, X: np.ndarray) -> float:
+def _per_call(fn: Any, X: np.ndarray, calls: int, repeats: int) -> float:
+    """Seconds per call of fn(X): the best over ``repeats`` of the mean over ``calls`` calls."""
     best = np.inf
-    for _ in range(k):
+    for _ in range(repeats):
         t = time.perf_counter()
-        fn(X)
-        best = min(best, time.perf_counter() - t)
+        for _ in range(calls):
+            fn(X)
+        best = min(best, (time.perf_counter() - t) / calls)
     return float(best)
 
 
