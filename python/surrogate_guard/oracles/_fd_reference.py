@@ -33,10 +33,9 @@ def far_value(phi, S0, K, xe, r, q, tau):
     return max(phi * (S0 * math.exp(xe + (r - q) * tau) - K), 0.0)
 
 
+# One dense solve of row (5,) on N x M (barrier node: a multiple of gran, or jf when >= 0).
 def _solve_dense(option: BarrierOption, row, N: int, M: int, R: int, k: float, mode: int, gran: int,
                  jf: int = -1) -> float:
-    """One solve of row (5,) on the grid of N intervals and M steps (barrier node a multiple of gran, or
-    jf when >= 0), by dense numpy; the price at the spot."""
     Kx, H, sig, T, r = (float(v) for v in row)
     S0, q = option.spot, option.dividend
     phi = 1.0 if option.is_call else -1.0
