@@ -123,3 +123,74 @@ def test_jit_compile_paid_once():
         warm = _first_call_seconds(d)
     print(f"\nfirst FiniteDifference call: empty cache {cold:.2f} s, warm cache {warm:.3f} s")
     assert warm < 0.5 * cold
+
+
+# Issue 13: the adaptive default grid against the old fixed default (1000 x 1000 + Richardson) and
+# QuantLib, in the same run, on held-out points (seeds not used in any calibration), one thread.
+GROUP13 = "finite difference: default grid vs old default vs QuantLib, per option, one thread"
+OLD_DEFAULT = dict(space_steps=1000, time_steps=1000)
+
+
+def _domain_points(n: int, seed: int) -> np.ndarray:
+    """Random points of FiniteDifference's stated domain for the paper option (q = 0): the
+    distribution of tests/test_fd_domain.py's domain_sample (log-uniform ratios, volatility and
+    maturity, uniform rate; maturities shortened onto the derived bounds)."""
+    from surrogate_guard.oracles import finite_difference as fdm
+
+    rng = np.random.default_rng(seed)
+    S = OPT.spot
+    X = np.column_stack([S * np.exp(rng.uniform(np.log(0.05), np.log(20.0), n)),
+                         S * np.exp(rng.uniform(np.log(0.05), 0.0, n)),
+                         np.exp(rng.uniform(np.log(0.005), np.log(2.0), n)),
+                         np.exp(rng.uniform(np.log(0.001), np.log(30.0), n)), rng.uniform(-0.1, 0.3, n)])
+    X[:, 3] = np.minimum(X[:, 3], fdm.VARIANCE_MAX / X[:, 2] ** 2)
+    mu = np.abs(X[:, 4] - OPT.dividend - 0.5 * X[:, 2] ** 2)
+    with np.errstate(divide="ignore"):
+        X[:, 3] = np.minimum(X[:, 3], np.where(mu > 0, (0.999 * fdm.DRIFT_MAX * X[:, 2] / mu) ** 2, np.inf))
+    return X
+
+
+def _contract_err(y, X):
+    ref = sg.oracles.Analytic(OPT)(X)
+    return float(np.max(np.abs(y - ref) / np.maximum(ref, OPT.spot / 100)))
+
+
+_SETS13 = {"paper": lambda n: _points(n, seed=2026), "domain": lambda n: _domain_points(n, seed=2027)}
+
+
+@pytest.mark.benchmark(group=GROUP13)
+@pytest.mark.parametrize("points", ["paper", "domain"])
+@pytest.mark.parametrize("grid", ["adaptive", "old 1000x1000"])
+def test_default_grid_vs_old(benchmark, single_thread, size, points, grid):
+    """Per option and max contract error, the adaptive default against the old fixed default on the
+    same held-out points; both must meet the contract there."""
+    n = size(full=512, ci=64) if grid == "adaptive" else size(full=64, ci=8)
+    X = _SETS13[points](n)
+    fd = sg.oracles.FiniteDifference(OPT, **({} if grid == "adaptive" else OLD_DEFAULT))
+    fd(X[:2])
+    prices = benchmark.pedantic(fd, args=(X,), rounds=3, iterations=1, warmup_rounds=0)
+    err = _contract_err(prices, X)
+    assert err <= 1e-4, err
+    if benchmark.enabled:
+        per = benchmark.stats["min"] / n
+        benchmark.extra_info.update(us_per_option=per * 1e6, max_contract_err=err, points=n)
+        print(f"\n{grid} on {n} {points} points: {per * 1e6:.1f} us/option, max |err| / max(price, S0/100) {err:.2e}")
+
+
+@pytest.mark.benchmark(group=GROUP13)
+def test_quantlib_on_held_out_paper_points(benchmark, size):
+    """QuantLib's FdBlackScholesBarrierEngine at 800 x 800 on the first held-out paper points: it does
+    not meet the 1e-4 contract there (first order in space: 800 -> 2000 -> 4000 nodes measured
+    2.5e-3 -> 1.0e-3 -> 5.2e-4, so 1e-4 needs ~20 000 nodes, seconds per option); the adaptive default
+    on the same points, for the error beside it."""
+    X = _SETS13["paper"](size(full=24, ci=8))
+    prices = benchmark.pedantic(quantlib_prices, args=(OPT, X), kwargs=dict(engine="fd", grid=(800, 800)),
+                                rounds=2, iterations=1)
+    err = _contract_err(prices, X)
+    ours = _contract_err(sg.oracles.FiniteDifference(OPT)(X), X)
+    assert ours <= 1e-4 and ours < err < 0.05, (ours, err)
+    if benchmark.enabled:
+        per = benchmark.stats["min"] / len(X)
+        benchmark.extra_info.update(us_per_option=per * 1e6, max_contract_err=err, ours_max_contract_err=ours)
+        print(f"\nQuantLib FD 800x800 on {len(X)} paper points: {per * 1e6:.1f} us/option, max err {err:.2e} "
+              f"(adaptive default on the same points {ours:.2e})")

@@ -170,28 +170,53 @@ def test_grid_and_thread_bounds(kw, match):
         sg.oracles.FiniteDifference(sg.BarrierOption("down-and-out", "put"), **kw)
 
 
-def test_work_and_memory_ceilings_refuse_before_running(monkeypatch):
-    fd = sg.oracles.FiniteDifference(sg.BarrierOption("down-and-out", "put"))
+@pytest.mark.parametrize("grid,nodes", [(dict(space_steps=1000, time_steps=1000), 1000), (dict(), 160)])
+def test_work_and_memory_ceilings_refuse_before_running(monkeypatch, grid, nodes):
+    """A fixed grid and the adaptive one (checked before each of its rounds: here the first)."""
+    fd = sg.oracles.FiniteDifference(sg.BarrierOption("down-and-out", "put"), **grid)
     X = np.array([[100.0, 90.0, 0.2, 1.0, 0.05]] * 16)
-    monkeypatch.setenv("SG_MAX_WORK", "1e7")
+    monkeypatch.setenv("SG_MAX_WORK", "1e5")
     with pytest.raises(limits.ResourceError, match=r"FiniteDifference on 16 PDE solves would run [\d.e+]+ node-steps"):
         fd(X)
     monkeypatch.delenv("SG_MAX_WORK")
-    monkeypatch.setenv("SG_MAX_MEMORY", "100K")
-    with pytest.raises(limits.ResourceError, match=r"FiniteDifference \(grids up to 1000 nodes"):
+    monkeypatch.setenv("SG_MAX_MEMORY", "50K")
+    with pytest.raises(limits.ResourceError, match=rf"FiniteDifference \(grids up to {nodes} nodes"):
         fd(X)
     assert fd.calls == 0
 
 
-def test_grid_adapts_only_where_needed():
-    """Paper-box points keep the default grid; tiny volatility with drift and long maturities grow it."""
+def test_fixed_grid_adapts_only_where_needed():
+    """A fixed grid (the old default 1000 x 1000): paper-box points keep it; tiny volatility with drift and
+    long maturities grow it."""
     opt = sg.BarrierOption("down-and-out", "put")
-    fd = sg.oracles.FiniteDifference(opt)
+    fd = sg.oracles.FiniteDifference(opt, space_steps=1000, time_steps=1000)
     X = sg.presets.get("paper").sample(20000, seed=3)
     N, M = fd.grids(X)
     assert np.mean((N > 1000) | (M > 1000)) <= 1e-3 and np.mean(N * M) <= 1.001e6  # 13 of 20000 at vol ~0.01, T ~5
     N, M = fd.grids(np.array([[100.0, 90.0, 0.005, 1.0, 0.3], [2000.0, 200.0, 0.3, 30.0, -0.1]]))
     assert N[0] > 5000 and M[0] > 2000 and 4000 < N[1] < 10000  # drift; solution scale 400 x spot
+
+
+def test_adaptive_grid_refines_only_where_its_estimate_asks():
+    """The adaptive default: a priori only the drift grows the start grid (N >= D^2 + 2k D); a posteriori
+    the points whose error estimate exceeds the tolerance are refined, and a tighter tolerance refines more
+    and meets it (on these points; the estimate is calibrated for 1e-4, docs/finite_difference.md)."""
+    opt = sg.BarrierOption("down-and-out", "put")
+    fd = sg.oracles.FiniteDifference(opt)
+    X = sg.presets.get("paper").sample(400, seed=8)
+    N0, M0 = fd.grids(X)
+    D = np.abs(X[:, 4] - 0.5 * X[:, 2] ** 2) * np.sqrt(X[:, 3]) / X[:, 2]
+    assert np.all(N0 >= np.minimum(D * D + 12.0 * D, fdm.ADAPT_MAX_SPACE)) and np.all(N0 >= fdm.AUTO_SPACE)
+    np.testing.assert_array_equal(N0 == fdm.AUTO_SPACE, D * D + 12.0 * D <= fdm.AUTO_SPACE)
+    price, N, M, *_ = fd.price_jobs(X)
+    assert np.all(N >= N0) and np.all(M >= M0) and 0.0 < np.mean(N > N0) < 0.5
+    tight = sg.oracles.FiniteDifference(opt, tolerance=1e-5)
+    p5, N5, *_ = tight.price_jobs(X)
+    assert np.mean(N5 > N0) > np.mean(N > N0)
+    ref = sg.oracles.Analytic(opt)(X)
+    for p, tol in ((price, 1e-4), (p5, 1e-5)):
+        err = np.abs(p - ref) / np.maximum(ref, 1.0)
+        assert err.max() <= tol, (tol, err.max(), X[int(np.argmax(err))].tolist())
 
 
 def test_threads_do_not_change_results():

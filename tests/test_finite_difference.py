@@ -69,17 +69,32 @@ def test_matches_dense_reference(option):
     X = X[keep]
     slow = np.array([reference_prices(option, x[None], space_steps=int(n), time_steps=int(m))[0]
                      for x, n, m in zip(X, N[keep], M[keep])])
-    fast = np.empty_like(slow)
-    for i, x in enumerate(X):
-        try:
-            fast[i] = fd(x[None])[0]
-        except ValueError as e:  # a coarse grid's in = vanilla - out well below 0: refused, not clipped to 0
-            assert "no-arbitrage bounds" in str(e) and option.is_in and slow[i] == 0.0
-            fast[i] = 0.0
-    # The oracle's output guard returns a negative within the contract's tolerance as 0 (its own test:
-    # tests/test_fd_domain.py); the reference has no guard. Both solve the same linear systems; only
-    # rounding differs (condition ~ steps^2).
-    np.testing.assert_allclose(fast, np.maximum(slow, 0.0), rtol=0, atol=1e-11 * SPOT)
+    # Unguarded prices (the guard's clipping and refusals are tested in test_fd_domain.py), both
+    # floored at 0 as the reference floors in = vanilla - out.
+    fast = np.array([fd.price_jobs(x[None])[0][0] for x in X])
+    fast, slow = np.maximum(fast, 0.0), np.maximum(slow, 0.0)
+    # Both solve the same linear systems; only rounding differs (condition ~ steps^2).
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-11 * SPOT)
+
+
+def test_nested_levels_and_forced_barrier_node_match_dense_reference(option):
+    """The adaptive grid's three nested solves (every node, every 2nd, every 4th) and a solve with its
+    barrier node forced elsewhere (the gradient's barrier bumps) each equal the dense solve on that grid."""
+    from surrogate_guard.oracles import _fd_kernel as K
+    from surrogate_guard.oracles._fd_reference import _solve_dense
+    from surrogate_guard.oracles.finite_difference import plan_jobs
+
+    X = np.array(kind_points(option, 4, seed=9))
+    pts, modes = plan_jobs(option, X)
+    N, M, R = 48, 24, 4
+    res, jout = K.solve_jobs(option.code, option.spot, option.dividend, X, pts, modes, N, M, R, 6.0, 3)
+    jf = np.where(jout >= 0, np.minimum(jout + 4, N - 4), -1)
+    forced, _ = K.solve_jobs(option.code, option.spot, option.dividend, X, pts, modes, N, M, R, 6.0, 1, jfs=jf)
+    for j, (p, mode) in enumerate(zip(pts, modes)):
+        slow = [_solve_dense(option, X[p], N >> lev, M >> lev, R, 6.0, int(mode), 4 >> lev) for lev in range(3)]
+        np.testing.assert_allclose(res[j], slow, rtol=0, atol=1e-11 * SPOT)
+        dense = _solve_dense(option, X[p], N, M, R, 6.0, int(mode), 1, int(jf[j]))
+        assert abs(forced[j, 0] - dense) <= 1e-11 * SPOT, (X[p].tolist(), mode, jf[j], forced[j, 0], dense)
 
 
 @pytest.mark.parametrize(
@@ -139,6 +154,10 @@ def test_breached_at_start_and_empty_batch(option):
         (dict(std_devs=2.0), ValueError, r"std_devs: expected a number in \[3, 20\]"),
         (dict(std_devs="6"), TypeError, "std_devs: expected a real number"),
         (dict(richardson=1), TypeError, "richardson: expected a bool"),
+        (dict(space_steps=100), ValueError, "space_steps, time_steps: give both"),
+        (dict(richardson=False), ValueError, r"richardson: the adaptive grid \(space_steps=None\) needs"),
+        (dict(tolerance=0.5), ValueError, r"tolerance: expected a number in \[1e-8, 0.1\]"),
+        (dict(tolerance="1e-4"), TypeError, "tolerance: expected a real number"),
     ],
 )
 def test_rejects_bad_grid_arguments(kw, exc, match):

@@ -87,8 +87,8 @@ def _fill_segment(x, i0, i1, xa, xb, p, a, b, c):
 
 
 @nb.njit(cache=True)
-def lane_grid(code, S0, q, K, H, sig, T, r, k, mode, gran, x):
-    """Fill nodes x (N+1,) for one job; return (ib, low_barrier, up_barrier).
+def lane_grid(code, S0, q, K, H, sig, T, r, k, mode, gran, jf, x):
+    """Fill nodes x (N+1,) for one job; return (ib, low_barrier, up_barrier, j).
 
     ib: index of the barrier node decoupled from the solve (MODE_IN_OUT), else -1.
     low_barrier/up_barrier: the end node is the barrier (value 0) rather than a far boundary.
@@ -96,7 +96,9 @@ def lane_grid(code, S0, q, K, H, sig, T, r, k, mode, gran, x):
     forward. A barrier inside it is a node, with nodes clustered around it (sinh map) on
     the scale c = min(s, sigma^2 / (2 |mu|)) when the drift flows into the barrier (the
     boundary layer of convection-dominated points), else c = s. ``gran``: the node index of
-    an interior barrier is a multiple of gran, so that the grid of N/2 nests in that of N.
+    an interior barrier is a multiple of gran, so that the grid of N/gran nests in that of N.
+    ``jf`` >= 0 forces that index instead (the gradient's bumped solves keep the base point's).
+    j: the barrier's node index when it is an interior node (modes vanilla and in-out), else -1.
     """
     N = x.shape[0] - 1
     up = (code & 1) != 0
@@ -111,7 +113,7 @@ def lane_grid(code, S0, q, K, H, sig, T, r, k, mode, gran, x):
     upb = False
     if not (lo < hb < hi):
         _fill_segment(x, 0, N, lo, hi, 0.0, 1.0, 0.0, 1.0)
-        return ib, lowb, upb
+        return ib, lowb, upb, -1
     c = s
     outflow = (mu > 0.0) if not up else (mu < 0.0)
     if outflow and 0.5 * sig * sig < abs(mu) * s:
@@ -128,15 +130,15 @@ def lane_grid(code, S0, q, K, H, sig, T, r, k, mode, gran, x):
     b = CLUSTER_SHARE / span
     if mode == MODE_OUT:
         _fill_segment(x, 0, N, lo, hi, hb, a, b, c)
-        return ib, lowb, upb
+        return ib, lowb, upb, -1
     F = a * (hb - lo) - b * math.asinh((lo - hb) / c)  # F(hb) - F(lo): the share left of the barrier
-    j = gran * int(round(N * F / gran))
+    j = gran * int(round(N * F / gran)) if jf < 0 else jf
     j = min(max(j, gran), N - gran)
     _fill_segment(x, 0, j, lo, hb, hb, a, b, c)
     _fill_segment(x, j, N, hb, hi, hb, a, b, c)
     if mode == MODE_IN_OUT:
         ib = j
-    return ib, lowb, upb
+    return ib, lowb, upb, j
 
 
 @nb.njit(cache=True)
@@ -183,30 +185,39 @@ AMP_REF = 5.0  # solution scale over spot above which the grid grows as its squa
 LEVELS = 4  # factors are rounded up to powers of 2^(1/LEVELS): few distinct grids, few kernel calls
 
 
-def grid_factors(X: np.ndarray, spot: float, q: float, k: float) -> tuple[np.ndarray, np.ndarray]:
-    """(space factor, time factor) (n,) >= 1 per point of X (n, 5), powers of 2^(1/LEVELS).
+def grid_factors(X: np.ndarray, spot: float, q: float, k: float, *, base: int = REF_STEPS,
+                 drift_nodes: float = DRIFT_NODES, amplitude: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(space factor, time factor) (n,) >= 1 per point of X (n, 5), powers of 2^(1/LEVELS), over a
+    grid of ``base`` intervals.
 
     Space: the drift number D = |mu| sqrt(T) / sigma (drift over diffusion across the life of the
     option) sets the domain width in standard deviations (D + 2k) and the cell Peclet number
-    |mu| h / (sigma^2 / 2) = 2 (D^2 + 2k D) / N; N grows to keep that at the reference grid's level
-    where D > ~20 (below, the default grid has its accuracy to spare). The solution scale
-    a = max(K e^{-rT}, S e^{-qT}) / S bounds the absolute error (O(h^4) after Richardson, times a):
-    beyond AMP_REF, N grows as (a / AMP_REF)^(1/2) (measured: the space error falls 10-16x per
-    doubling of N, but knock-ins priced as vanilla - out near the barrier need the margin). Time: the space factor to the power 3/4 (the
-    front a kink becomes travels |mu| T across the grid: dt must shrink with the cell size).
+    |mu| h / (sigma^2 / 2) = 2 (D^2 + 2k D) / N: the factor is drift_nodes (D^2 + 2k D) / base. A
+    fixed grid passes base = REF_STEPS, drift_nodes = 3.5 (so N >= 3.5 (D^2 + 2k D) x N_user / 1000:
+    the 1000-step grid's accuracy, measured); the adaptive grid passes its start grid as base and
+    drift_nodes = 1 (N >= D^2 + 2k D: Peclet <= 2, central differences without wiggles; its error
+    estimator does the rest). ``amplitude``: the solution scale a = max(K e^{-rT}, S e^{-qT}) / S
+    bounds the absolute error (O(h^4) after Richardson, times a): beyond AMP_REF, N grows as
+    (a / AMP_REF)^(1/2) (for the adaptive grid too: at K / S = 20 and volatility 2 a start grid of 160
+    left the far strike's kink 3.6e-3 off in a vanilla whose two Richardson values agreed to 1.4e-4,
+    so its estimate passed a 2.1e-4 error of the knock-in price). Time: the
+    space factor to the power 3/4 (the front a kink becomes travels |mu| T across the grid: dt must
+    shrink with the cell size).
     """
     K, sig, T, r = X[:, 0], X[:, 2], X[:, 3], X[:, 4]
     mu = r - q - 0.5 * sig * sig
     D = np.abs(mu) * np.sqrt(T) / sig
-    g_pe = DRIFT_NODES * (D * D + 2.0 * k * D) / REF_STEPS
-    with np.errstate(over="ignore"):
-        amp = np.maximum(K / spot * np.exp(-r * T), np.exp(-q * T))
-    g = np.maximum(np.maximum(g_pe, (amp / AMP_REF) ** 0.5), 1.0)
-    gs = _level(g)
-    return gs, _level(gs**0.75)
+    g = np.maximum(drift_nodes * (D * D + 2.0 * k * D) / base, 1.0)
+    if amplitude:
+        with np.errstate(over="ignore"):
+            amp = np.maximum(K / spot * np.exp(-r * T), np.exp(-q * T))
+        g = np.maximum(g, (amp / AMP_REF) ** 0.5)
+    gs = level(g)
+    return gs, level(gs**0.75)
 
 
-def _level(g: np.ndarray) -> np.ndarray:
+def level(g: np.ndarray) -> np.ndarray:
+    """g (n,) rounded up to a power of 2^(1/LEVELS) (>= 1)."""
     with np.errstate(over="ignore", invalid="ignore"):
         e = np.ceil(LEVELS * np.log2(np.maximum(g, 1.0)) - 1e-9)
     return np.exp2(np.minimum(e, 60 * LEVELS) / LEVELS)

@@ -157,11 +157,12 @@ def _payoff_lane(W, b, x, N, phi, S0, K):
 
 
 @nb.njit(cache=True)
-def _solve_block(code, S0, q, X, pts, modes, N, M, R, k, rich, res):
-    """Solve up to LANES jobs (point index pts[j], mode modes[j]); res[j] = price of job j.
-
-    rich: Richardson (4 V(N, M) - V(N/2, M/2)) / 3, the coarse grid being every other node of
-    the fine one (lane_grid puts an interior barrier on an even index), so the grid is built once.
+def _solve_block(code, S0, q, X, pts, gpts, jfs, modes, N, M, R, k, levels, res, jout):
+    """Solve up to LANES jobs: job j prices row pts[j] of X in mode modes[j] on the grid built from
+    row gpts[j] (its barrier node forced to index jfs[j] when >= 0); res[j, l] = the price on the grid
+    of N / 2^l intervals and M / 2^l steps, l < levels, every coarser grid being every 2^l-th node of
+    the finest (lane_grid puts an interior barrier on a multiple of 2^(levels-1)), so the grid is built
+    once. jout[j]: the barrier's node index on the finest grid (-1 when it is not an interior node).
     """
     nj = pts.shape[0]
     xs = np.empty((LANES, N + 1))
@@ -173,16 +174,21 @@ def _solve_block(code, S0, q, X, pts, modes, N, M, R, k, rich, res):
         # Idle lanes repeat job 0: same work, results ignored.
         j = b if b < nj else 0
         p = pts[j]
+        g = gpts[j]
         for f in range(5):
             job[f, b] = X[p, f]
-        ibs[b], lows[b], ups[b] = lane_grid(code, S0, q, X[p, 0], X[p, 1], X[p, 2], X[p, 3], X[p, 4], k,
-                                            modes[j], 2 if rich else 1, xs[b])
-    _solve_grid(code, S0, q, xs, job, ibs, lows, ups, N, M, R, res)
-    if rich:
-        fine = res.copy()
-        _solve_grid(code, S0, q, np.ascontiguousarray(xs[:, ::2]), job, ibs // 2, lows, ups, N // 2, M // 2, R, res)
+        ibs[b], lows[b], ups[b], jb = lane_grid(code, S0, q, X[g, 0], X[g, 1], X[g, 2], X[g, 3], X[g, 4], k,
+                                                modes[j], 1 << (levels - 1), jfs[j], xs[b])
+        if b < nj:
+            jout[b] = jb
+    out = np.empty(nj)
+    for lev in range(levels):
+        st = 1 << lev
+        xl = xs if lev == 0 else np.ascontiguousarray(xs[:, ::st])
+        il = np.where(ibs >= 0, ibs // st, -1)
+        _solve_grid(code, S0, q, xl, job, il, lows, ups, N // st, M // st, R, out)
         for j in range(nj):
-            res[j] = (4.0 * fine[j] - res[j]) / 3.0
+            res[j, lev] = out[j]
 
 
 @nb.njit(cache=True)
@@ -259,16 +265,18 @@ def _solve_grid(code, S0, q, xs, job, ibs, lows, ups, N, M, R, res):
 
 
 @nb.njit(cache=True, parallel=True)
-def _solve_jobs(code, S0, q, X, pts, modes, N, M, R, k, rich, res):
+def _solve_jobs(code, S0, q, X, pts, gpts, jfs, modes, N, M, R, k, levels, res, jout):
     nj = pts.shape[0]
     nb_ = (nj + LANES - 1) // LANES
     for blk in nb.prange(nb_):
         a = blk * LANES
         e = min(a + LANES, nj)
-        _solve_block(code, S0, q, X, pts[a:e], modes[a:e], N, M, R, k, rich, res[a:e])
+        _solve_block(code, S0, q, X, pts[a:e], gpts[a:e], jfs[a:e], modes[a:e], N, M, R, k, levels, res[a:e],
+                     jout[a:e])
 
 
-_SIG = "void(int64, float64, float64, float64[:, ::1], int64[::1], int64[::1], int64, int64, int64, float64, int64, float64[::1])"
+_SIG = ("void(int64, float64, float64, float64[:, ::1], int64[::1], int64[::1], int64[::1], int64[::1], int64, "
+        "int64, int64, float64, int64, float64[:, ::1], int64[::1])")
 _COMPILE_LOCK = threading.Lock()
 
 
@@ -296,10 +304,23 @@ def _compile() -> None:
         _solve_jobs.disable_compile()
 
 
-def solve_jobs(code, S0, q, X, pts, modes, N, M, R, k, rich, res) -> None:
-    """Price every job (pts[j], modes[j]) into res[j] (Richardson-extrapolated if rich); blocks
-    of LANES jobs on Numba threads."""
+def solve_jobs(code, S0, q, X, pts, modes, N, M, R, k, levels, *, gpts=None, jfs=None):
+    """Raw solves of every job (row pts[j] of X (n, 5), mode modes[j]): (res (m, levels), jout (m,)).
+
+    res[j, l]: the price on the grid of N / 2^l intervals and M / 2^l steps (levels 1 to 3; the caller
+    extrapolates). gpts (m,): the row each job's grid is built from (default pts: its own); jfs (m,):
+    a barrier node index to force (-1, the default: from the grid map). jout: the barrier's node
+    index on the finest grid (-1 when not an interior node). Blocks of LANES jobs on Numba threads.
+    """
     if not _solve_jobs.signatures:
         _compile()
+    m = pts.shape[0]
+    gpts = pts if gpts is None else gpts
+    jfs = np.full(m, -1, dtype=np.int64) if jfs is None else jfs
+    res = np.empty((m, int(levels)), dtype=np.float64)
+    jout = np.empty(m, dtype=np.int64)
     _solve_jobs(int(code), float(S0), float(q), np.array(X, dtype=np.float64, order="C"),
-                pts, modes, int(N), int(M), int(R), float(k), int(bool(rich)), res)
+                np.ascontiguousarray(pts, dtype=np.int64), np.ascontiguousarray(gpts, dtype=np.int64),
+                np.ascontiguousarray(jfs, dtype=np.int64), np.ascontiguousarray(modes, dtype=np.int64),
+                int(N), int(M), int(R), float(k), int(levels), res, jout)
+    return res, jout

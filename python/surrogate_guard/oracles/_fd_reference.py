@@ -33,12 +33,14 @@ def far_value(phi, S0, K, xe, r, q, tau):
     return max(phi * (S0 * math.exp(xe + (r - q) * tau) - K), 0.0)
 
 
-def _solve_dense(option: BarrierOption, row, N: int, M: int, R: int, k: float, mode: int, gran: int) -> float:
+# One dense solve of row (5,) on N x M (barrier node: a multiple of gran, or jf when >= 0).
+def _solve_dense(option: BarrierOption, row, N: int, M: int, R: int, k: float, mode: int, gran: int,
+                 jf: int = -1) -> float:
     Kx, H, sig, T, r = (float(v) for v in row)
     S0, q = option.spot, option.dividend
     phi = 1.0 if option.is_call else -1.0
     x = np.empty(N + 1)
-    ib, lowb, upb = K.lane_grid(option.code, S0, q, Kx, H, sig, T, r, k, mode, gran, x)
+    ib, lowb, upb, _ = K.lane_grid(option.code, S0, q, Kx, H, sig, T, r, k, mode, gran, jf, x)
     mu = r - q - 0.5 * sig * sig
     # Dense operator L on all N+1 nodes; the rows of Dirichlet nodes stay zero.
     L = np.zeros((N + 1, N + 1))
