@@ -20,7 +20,7 @@ import numpy as np
 
 from .._device import Device
 from .._validate import check_int
-from ..oracles.base import OracleLike, check_oracle, grad_cost_ratio, has_grad
+from ..oracles.base import OracleLike, check_oracle, has_grad
 from ..oracles.budgeted import BudgetedOracle
 from .checks import LabelChecker
 from .infer import infer_poisoned
@@ -143,14 +143,12 @@ def search_seeds(run: _Run, signals: TrainingSignals, strategy: Strategy, budget
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(raw seeds (m, d), training row of each seed or -1): as many seeds as the search share of
     the budget pays for at ``steps`` x (2d + 1) points each, or, with the oracle's native gradient,
-    at ``steps`` gradients each weighted by their measured cost in prices (at least 1), so that the
-    search spends its share in price-equivalents either way. Row seeds are the rows, bit for bit."""
+    at ``steps`` gradient calls each (calls, not measured time: the seeds, and so the results, must
+    not depend on the machine; the price-equivalents are reported). Row seeds are the rows, bit for bit."""
     d = run.view.box.dim
     g = run.search.oracle_gradient
-    if g == "native" or (g == "auto" and has_grad(run.oracle)):
-        per_seed = int(np.ceil(run.search.steps * max(1.0, grad_cost_ratio(run.oracle) or 1.0)))
-    else:
-        per_seed = run.search.steps * (2 * d + 1)
+    native = g == "native" or (g == "auto" and has_grad(run.oracle))
+    per_seed = run.search.steps * (1 if native else 2 * d + 1)
     m = max(1, int(run.check.search_fraction * budget) // per_seed)
     unit, rows = choose_seeds(strategy, m, signals, d, rng)
     raw = run.view.box.denormalize(unit)
