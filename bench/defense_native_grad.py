@@ -1,8 +1,10 @@
 """The defense with the oracle's native gradient against central differences (issue 13).
 
 For each seed: the attack of `surrogate-guard defend` (its default config, or SG_DEFEND_CONFIG),
-one poisoned surrogate, then ``detect`` twice on it at the main setting (strategy "mixed", 10% of
-the training set as budget), once with ``oracle_gradient="differences"`` and once with "native".
+one poisoned surrogate, then ``detect`` three times on it at the main setting (strategy "mixed", 10%
+of the training set as budget): ``oracle_gradient="differences"``; "native" (the search share sized
+in calls, so 2d + 1 times the seeds); and "native, equal seeds" (the search share divided by 2d + 1:
+the differences' seeds, the rest of the budget to the label checks).
 Prints a markdown table: recall, false positive rate, trigger-region hit, calls (search and total),
 gradient calls, price-equivalents and the measured gradient-to-price time ratio.
 
@@ -43,9 +45,11 @@ def main() -> None:
         model, ps = art.poisoned[n_guard]
         print(f"seed {seed}: attack and fits {time.perf_counter() - t:.0f} s", flush=True)
         budget = budget_of(cfg["defense"]["main_budget_fraction"], len(ps.y))
-        for mode in ("differences", "native"):
+        for mode in ("differences", "native", "native, equal seeds"):
             c = copy.deepcopy(cfg)
-            c["defense"]["search"]["oracle_gradient"] = mode
+            c["defense"]["search"]["oracle_gradient"] = mode.split(",")[0]
+            if mode.endswith("equal seeds"):
+                c["defense"]["check"]["search_fraction"] /= 2 * ps.X.shape[1] + 1
             t = time.perf_counter()
             rep = run_detect(c, model, defense_oracle(c), ps.X, ps.y, budget, seed, c["defense"]["main_strategy"],
                              ps.y_stderr)
@@ -62,12 +66,13 @@ def main() -> None:
           "| total calls | total price-eq. | grad/price time | search s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
+        ratio = "-" if r["grad_ratio"] is None else f"{r['grad_ratio']:.2f}"
         pe_search = r["calls_search"] - r["grad_calls"] + r["grad_calls"] * (r["grad_ratio"] or 1.0)
         print(f"| {r['seed']} | {r['gradient']} | {r['recall']:.3f} | {r['fpr']:.2e} | {r['hit']} | "
               f"{r['calls_search']} | {r['grad_calls']} | {pe_search:.0f} | {r['calls']} | "
-              f"{r['price_equivalents']:.0f} | {'-' if r['grad_ratio'] is None else f'{r['grad_ratio']:.2f}'} | "
+              f"{r['price_equivalents']:.0f} | {ratio} | "
               f"{r['search_s']:.2f} |")
-    for mode in ("differences", "native"):
+    for mode in ("differences", "native", "native, equal seeds"):
         sel = [r for r in rows if r["gradient"] == mode]
         print(f"mean {mode}: recall {np.mean([r['recall'] for r in sel]):.3f}, "
               f"fpr {np.mean([r['fpr'] for r in sel]):.2e}, search calls {np.mean([r['calls_search'] for r in sel]):.0f}")
