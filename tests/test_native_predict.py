@@ -254,3 +254,28 @@ def test_pickle_drops_native_plans():
     y = s.predict(X, dtype=np.float32)
     back = pickle.loads(pickle.dumps(s))
     assert np.array_equal(back.predict(X, dtype=np.float32), y) and np.array_equal(back.predict(X), s.predict(X))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_few_point_fast_path_has_the_general_paths_bits(dtype):
+    """predict's fast path (<= 4 rows on the CPU) computes what the general path does, bit for bit,
+    for every input layout and dtype, and leaves bad values to the general path's errors."""
+    s = surrogate()
+    X = points(4, seed=9)
+    general = s.predict(np.vstack([X, X]), dtype=dtype)[:4]  # 8 rows: the general path
+    for Xi in (X, np.asfortranarray(X), X.astype(np.float32), X[::-1][::-1].copy(), X[:, :][:4]):
+        for n in (1, 2, 4):
+            got = s.predict(Xi[:n], dtype=dtype)
+            assert got.dtype == dtype and got.flags.writeable
+            ref = general[:n] if Xi.dtype == np.float64 else s.predict(np.vstack([Xi, Xi]), dtype=dtype)[:n]
+            np.testing.assert_array_equal(got, ref)
+    with pytest.raises(ValueError, match="row 0, column 1 holds inf"):
+        s.predict(np.array([[100.0, np.inf, 0.2, 1.0, 0.01]]), dtype=dtype)
+
+
+def test_fast_path_plan_follows_the_weights():
+    s = surrogate()
+    X = points(1, seed=2)
+    before = s.predict(X)
+    s.fit(points(64, seed=3), np.linspace(1.0, 2.0, 64), epochs=1)
+    assert s.predict(X)[0] == s.predict(np.vstack([X, X, X, X, X]))[0] != before[0]
