@@ -36,14 +36,6 @@ def model() -> sg.Surrogate:
     return s
 
 
-@pytest.fixture
-def torch_threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.mark.parametrize("batch", list(N["full"]))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("impl", ["native", "torch"])

@@ -71,14 +71,6 @@ def close(a, b, dtype):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=tol, atol=tol)
 
 
-@pytest.fixture
-def torch_threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    yield
-    torch.set_num_threads(old)
-
-
 CPU_B = {"full": {"small": 4096, "large": 131072}, "ci": {"small": 256, "large": 2048}}
 GPU_B = {"full": {"small": 1024, "medium": 16384, "large": 1048576},
          "ci": {"small": 256, "medium": 1024, "large": 4096}}

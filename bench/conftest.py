@@ -54,3 +54,17 @@ def single_thread():
     numba.set_num_threads(1)
     yield
     numba.set_num_threads(old)
+
+
+TORCH_THREADS = 2  # the dev box's cores: torch baselines run on as many threads as ours
+
+
+@pytest.fixture
+def torch_threads():
+    """torch on TORCH_THREADS threads for one benchmark (the baselines of bench_mlp and bench_inference)."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(TORCH_THREADS)
+    yield
+    torch.set_num_threads(old)

@@ -7,7 +7,7 @@ import pytest
 
 import surrogate_guard as sg
 from surrogate_guard.oracles import BudgetedOracle, BudgetExhausted, Function
-from surrogate_guard.oracles.base import OracleCost, has_grad
+from surrogate_guard.oracles.base import OracleCost, has_grad, price_equivalents
 
 BOX = sg.Box([-1.0, 0.0, -3.0], [1.0, 2.0, 3.0])
 
@@ -37,7 +37,7 @@ def test_function_gradient_is_returned_checked_and_counted():
     f(X)
     cost = f.cost()
     assert (cost.price_points, cost.grad_points) == (7, 7) and cost.price_seconds > 0 and cost.grad_seconds > 0
-    assert cost.grad_ratio is not None and cost.grad_ratio > 0
+    assert cost.price_equivalents(f.grad_cost_ratio()) > 7
     # without grad the result carries none
     assert f.evaluate(X).grad is None
     empty = f.evaluate(np.empty((0, 3)), grad=True)
@@ -46,11 +46,10 @@ def test_function_gradient_is_returned_checked_and_counted():
 
 def test_price_equivalents_weigh_gradient_points_by_their_measured_time():
     c = OracleCost(price_points=100, price_seconds=1.0, grad_points=10, grad_seconds=0.3)
-    assert c.grad_ratio == pytest.approx(3.0)
-    assert c.price_equivalents() == pytest.approx(130.0)
+    assert c.price_equivalents(3.0) == pytest.approx(130.0)
     assert c.price_equivalents(11.0) == pytest.approx(210.0)
-    assert OracleCost(0, 0.0, 5, 1.0).grad_ratio is None
-    assert OracleCost(0, 0.0, 5, 1.0).price_equivalents() == 5.0
+    assert c.price_equivalents(None) == 110.0  # no ratio: a gradient counts as one call
+    assert price_equivalents(110, 10, 3.0) == pytest.approx(130.0)
 
 
 def test_no_native_gradient_is_a_clear_error():

@@ -21,7 +21,7 @@ import numpy as np
 
 from .._validate import check_float, check_int, check_labels
 from ..box import Box, sobol_unit
-from ..oracles.base import OracleLike, check_oracle, grad_cost_ratio
+from ..oracles.base import OracleLike, check_oracle, grad_cost_ratio, price_equivalents
 from ..oracles.budgeted import BudgetedOracle
 from . import checkpoint as ckpt
 from .base import LearnerState
@@ -212,7 +212,7 @@ class ActiveLearner:
         ratio = grad_cost_ratio(self.oracle) if grads else None
         r = Round(len(self.history), self.calls, len(self.y), vr, vw, tr, tw, propose_s, fit_s,
                   self._elapsed + time.perf_counter() - self._t0, oracle_s, grads,
-                  float(self.calls - grads + grads * (1.0 if ratio is None else ratio)))
+                  price_equivalents(self.calls, grads, ratio))
         self.history.append(r)
         return r
 

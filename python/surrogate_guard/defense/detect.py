@@ -20,12 +20,12 @@ import numpy as np
 
 from .._device import Device
 from .._validate import check_int
-from ..oracles.base import OracleLike, check_oracle, has_grad
+from ..oracles.base import OracleLike, check_oracle, has_grad, price_equivalents
 from ..oracles.budgeted import BudgetedOracle
 from .checks import LabelChecker
 from .infer import infer_poisoned
 from .report import DetectionCost, DetectionReport
-from .search import Maximizers, find_error_maximizers, price_equivalents
+from .search import Maximizers, find_error_maximizers
 from .seeding import SEED_STRATEGIES, Strategy, TrainingSignals, choose_seeds
 from .settings import DETECT_SEARCH, CheckSettings, SearchSettings, apply_legacy
 from .training import TrainingView

@@ -19,12 +19,12 @@ import numpy as np
 from .._device import Device
 from .._validate import check_int
 from ..box import Box
-from ..oracles.base import OracleLike, check_oracle, grad_cost_ratio, has_grad
+from ..oracles.base import OracleLike, check_oracle, grad_cost_ratio, has_grad, price_equivalents
 from ..oracles.budgeted import BudgetedOracle, BudgetExhausted
 from .settings import SearchSettings, apply_legacy
 from .training import TrainingView
 
-__all__ = ["Maximizers", "find_error_maximizers", "merge_maximizers", "price_equivalents"]
+__all__ = ["Maximizers", "find_error_maximizers", "merge_maximizers"]
 
 
 @dataclass(frozen=True)
@@ -170,12 +170,6 @@ def find_error_maximizers(surrogate: Any, oracle: OracleLike, *, seeds: Any, sea
         price_equivalents=price_equivalents(Z.calls - calls0, Z.grad_calls - grads0, ratio[0]),
         grad_ratio=ratio[0], oracle_gradient="native" if native else "differences",
     )
-
-
-def price_equivalents(calls: int, grad_calls: int, ratio: float | None) -> float:
-    """``calls`` with each of its ``grad_calls`` weighted by ``ratio`` (a gradient point's measured time
-    over a price point's; None counts them as 1)."""
-    return float(calls - grad_calls + grad_calls * (1.0 if ratio is None else ratio))
 
 
 def _ascend(weights, Z: BudgetedOracle, U: np.ndarray, X0: np.ndarray, b: Box, search: SearchSettings,

@@ -34,7 +34,7 @@ import numpy as np
 from ..box import Box
 
 __all__ = ["Oracle", "OracleCost", "OracleLike", "OracleResult", "ReliabilityWarning", "check_oracle", "grad_cost_ratio",
-           "has_grad"]
+           "has_grad", "price_equivalents"]
 
 Spec = tuple[type, dict[str, Any]]
 
@@ -83,27 +83,24 @@ class OracleLike(Protocol):
 
 @dataclass(frozen=True)
 class OracleCost:
-    """What an oracle has spent: points and wall seconds of value calls and of gradient calls.
-
-    ``grad_ratio``: measured seconds per gradient point over seconds per value point (None until
-    both kinds ran). ``price_equivalents(ratio)``: value points plus gradient points times ``ratio``
-    (default: the measured one; 1 when there is none yet, the cost a gradient call is counted at in
-    ``calls``)."""
+    """What an oracle has spent: points and wall seconds of value calls and of gradient calls
+    (``price_equivalents(ratio)``: value points plus gradient points weighted by ``ratio``, e.g. the
+    oracle's ``grad_cost_ratio()``; per-point seconds of calls of different batch sizes are not
+    comparable, so the ratio is not taken from these sums)."""
 
     price_points: int
     price_seconds: float
     grad_points: int
     grad_seconds: float
 
-    @property
-    def grad_ratio(self) -> float | None:
-        if self.price_points == 0 or self.grad_points == 0 or self.price_seconds <= 0.0:
-            return None
-        return (self.grad_seconds / self.grad_points) / (self.price_seconds / self.price_points)
+    def price_equivalents(self, ratio: float | None) -> float:
+        return price_equivalents(self.price_points + self.grad_points, self.grad_points, ratio)
 
-    def price_equivalents(self, ratio: float | None = None) -> float:
-        r = self.grad_ratio if ratio is None else float(ratio)
-        return self.price_points + self.grad_points * (1.0 if r is None else r)
+
+def price_equivalents(calls: int, grad_calls: int, ratio: float | None) -> float:
+    """``calls`` with each of its ``grad_calls`` weighted by ``ratio`` (a gradient point's measured time
+    over a price point's; None counts them as 1, as ``calls`` does)."""
+    return float(calls - grad_calls + grad_calls * (1.0 if ratio is None else ratio))
 
 
 def has_grad(oracle: Any) -> bool:
