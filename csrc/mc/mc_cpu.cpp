@@ -101,9 +101,7 @@ inline void chunk_sums(const Pt<T>& p, uint64_t d0, int64_t count, int64_t steps
     for (int64_t s0 = 0; s0 < steps; s0 += PER, ++g) {  // 64-bit: s0 + PER never overflows
       MC_SIMD
       for (int l = 0; l < L; ++l) {
-        uint32_t w0, w1, w2, w3;
-        draw_normals(g, db + static_cast<uint64_t>(l), MODEL, k0, k1, w0, w1, w2, w3);
-        normals4<T>(w0, w1, w2, w3, z[0][l], z[1][l], z[2][l], z[3][l]);
+        group_normals<T>(g, db + static_cast<uint64_t>(l), MODEL, k0, k1, z[0][l], z[1][l], z[2][l], z[3][l]);
       }
       const int kmax = static_cast<int>(std::min<int64_t>(PER, steps - s0));
       for (int k = 0; k < kmax; ++k) {
@@ -173,9 +171,7 @@ inline void chunk_grad_sums(const Pt<T>& p, const PtG<T>& g, uint64_t d0, int64_
     for (int64_t s0 = 0; s0 < steps; s0 += PER, ++gr) {
       MC_SIMD
       for (int l = 0; l < L; ++l) {
-        uint32_t w0, w1, w2, w3;
-        draw_normals(gr, db + static_cast<uint64_t>(l), MODEL, k0, k1, w0, w1, w2, w3);
-        normals4<T>(w0, w1, w2, w3, z[0][l], z[1][l], z[2][l], z[3][l]);
+        group_normals<T>(gr, db + static_cast<uint64_t>(l), MODEL, k0, k1, z[0][l], z[1][l], z[2][l], z[3][l]);
       }
       const int kmax = static_cast<int>(std::min<int64_t>(PER, steps - s0));
       for (int k = 0; k < kmax; ++k) {

@@ -233,4 +233,15 @@ SG_HD void draw_normals(uint32_t group, uint64_t draw, uint32_t stream, uint32_t
   philox::philox4x32_10(w0, w1, w2, w3, k0, k1);
 }
 
+// The four standard normals of step group `group` of one draw: its Philox block, then Box-Muller.
+// Every kernel (CPU SIMD chunks, the scalar reference, CUDA threads; price and gradient) draws
+// through this one function, so they see the same numbers.
+template <class T>
+SG_HD void group_normals(uint32_t group, uint64_t draw, uint32_t stream, uint32_t k0, uint32_t k1, T& z0, T& z1,
+                         T& z2, T& z3) {
+  uint32_t w0, w1, w2, w3;
+  draw_normals(group, draw, stream, k0, k1, w0, w1, w2, w3);
+  normals4<T>(w0, w1, w2, w3, z0, z1, z2, z3);
+}
+
 }  // namespace mc

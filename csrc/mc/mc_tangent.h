@@ -146,10 +146,8 @@ SG_HD T draw_grad(const Pt<T>& p, const PtG<T>& g, uint64_t draw, int64_t steps,
   constexpr int PER = Per<MODEL>::steps;
   uint32_t gr = 0;
   for (int64_t s0 = 0; s0 < steps; s0 += PER, ++gr) {
-    uint32_t w0, w1, w2, w3;
-    draw_normals(gr, draw, MODEL, k0, k1, w0, w1, w2, w3);
     T z[4];
-    normals4<T>(w0, w1, w2, w3, z[0], z[1], z[2], z[3]);
+    group_normals<T>(gr, draw, MODEL, k0, k1, z[0], z[1], z[2], z[3]);
     if (MODEL == GBM) {
 #if defined(__CUDA_ARCH__)
 #pragma unroll
